@@ -1,0 +1,97 @@
+# pagehint: make free page hinting observable.
+#
+#   make demo    build everything and show free page hinting at work
+#   make test    everything CI runs
+#
+# Every target installs the Debian packages it needs first (scripts/deps.sh)
+# and is idempotent. KSRC=/path/to/linux builds another kernel tree.
+
+BUILD     ?= $(CURDIR)/build
+PYTHON    := /usr/bin/python3
+CC        := gcc
+CFLAGS    ?= -O2 -g
+WFLAGS    := -Wall -Wextra -Werror
+KFLAVOUR  ?= default
+KOUT      := $(BUILD)/kernel-$(KFLAVOUR)
+BZIMAGE   := $(KOUT)/arch/x86/boot/bzImage
+INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
+STOCK_INITRAMFS := $(BUILD)/stock/initramfs.cpio.gz
+GUEST_BINS := $(BUILD)/bin/memhog $(BUILD)/bin/hintstat
+HINTSTAT_DEPS := tools/hintstat/Makefile $(wildcard tools/hintstat/*.[ch] bpf/*.[ch]) \
+	$(wildcard $(KOUT)/vmlinux)
+# What a stock distribution kernel must load for the guest to run.
+STOCK_MODULES := virtio_pci virtio_balloon 9pnet_virtio 9p
+PYTEST_ARGS ?=
+
+export BUILD
+
+.PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit \
+	check-patches bench-reclaim bench-pagefault clean
+
+all: kernel guest
+
+deps:
+	@scripts/deps.sh
+
+# The kernel script decides what to rebuild (series hash, config hash,
+# kbuild's own dependencies), so this target always runs it.
+kernel: deps
+	@scripts/kernel.sh $(KFLAVOUR)
+
+# The same series with DEBUG_VM, PROVE_LOCKING and DEBUG_LIST, for the
+# stress test (build/kernel-debug).
+kernel-debug: deps
+	@scripts/kernel.sh debug
+
+tools: $(GUEST_BINS) $(BUILD)/hintstat/hintstat_test
+
+# BPF skeleton (build/hintstat/hintstat.skel.h), static hintstat, unit tests.
+$(BUILD)/bin/hintstat $(BUILD)/hintstat/hintstat_test &: $(HINTSTAT_DEPS) | deps
+	$(MAKE) -C tools/hintstat BUILD=$(BUILD)
+
+$(BUILD)/bin/memhog: tools/memhog/memhog.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WFLAGS) -static -pthread -o $@ $<
+
+guest: $(INITRAMFS)
+
+$(INITRAMFS): guest/init guest/mkinitramfs.py $(GUEST_BINS) | deps
+	@mkdir -p $(@D)
+	$(PYTHON) guest/mkinitramfs.py -o $@ $(addprefix --bin ,$(GUEST_BINS))
+
+# Debian's unmodified 6.12 kernel and an initramfs with its modules.
+stock: $(STOCK_INITRAMFS)
+
+$(STOCK_INITRAMFS): guest/init guest/mkinitramfs.py $(GUEST_BINS) | deps
+	@scripts/stock-kernel.sh
+	$(PYTHON) guest/mkinitramfs.py -o $@ $(addprefix --bin ,$(GUEST_BINS)) \
+		--modules $(BUILD)/stock/modules $(addprefix --module ,$(STOCK_MODULES))
+
+demo: kernel guest
+	@$(PYTHON) scripts/demo.py --kernel $(BZIMAGE) --initrd $(INITRAMFS)
+
+# Time from a guest free to the host RSS falling, stock vs patched.
+bench-reclaim: kernel guest stock
+	@$(PYTHON) bench/reclaim.py $(BENCH_ARGS)
+
+# Free-path overhead: page_fault1-style throughput, pristine vs patched.
+bench-pagefault: kernel guest
+	@scripts/kernel.sh pristine
+	@$(PYTHON) bench/pagefault.py $(BENCH_ARGS)
+
+check-patches: deps
+	@$(PYTHON) -m pytest -q tests/test_patches.py
+
+# Unit tests that need no kernel build (runner, workload, parsers).
+test-unit: deps tools
+	$(PYTHON) -m pytest -v -m "not vm and not kernel" tests $(PYTEST_ARGS)
+
+test: kernel kernel-debug guest stock tools
+	@mkdir -p $(BUILD)
+	@$(PYTHON) -m pytest -v -rfEs --junitxml=$(BUILD)/test-results.xml tests \
+		$(PYTEST_ARGS); rc=$$?; \
+		$(PYTHON) scripts/test-summary.py $(BUILD)/test-results.xml $$rc
+
+clean:
+	rm -rf $(BUILD)/bin $(BUILD)/guest $(BUILD)/stock $(BUILD)/kernel-* $(BUILD)/runs \
+		$(BUILD)/hintstat

@@ -1,0 +1,77 @@
+# hintstat: run hintstat next to the tracefs page_hinting events while
+# memhog frees MIB, so the host can compare the two over the same window.
+#   MIB       MiB to allocate, touch and free (523, a prime: no round
+#             number can match by chance)
+#   HOLD_MS   hold the touched memory before freeing (1000)
+#   INTERVAL  hintstat's interval in seconds (1)
+# Out: hintstat.json (-j -e -S: intervals, events, BPF run time),
+# hintstat.txt (-H -T tables), hintstat.prom, trace.txt, *.rc, *.err.
+. /mnt/scenario-lib.sh
+MIB=${MIB:-523} HOLD_MS=${HOLD_MS:-1000} INTERVAL=${INTERVAL:-1}
+
+uname -r > $OUT/uname
+events_on
+# Boot-time reporting of never-touched memory is over before the window.
+wait_idle 0 120 || exit 1
+
+# Usage errors in the guest too: exit 2, a line and a hint.
+hintstat --interval=-1 > $OUT/badarg.out 2> $OUT/badarg.err
+echo $? > $OUT/badarg.rc
+
+# hintstat reports every interval since it attached; the window starts
+# once both are attached and reporting is idle, with an empty trace.
+hintstat -j -e -S --prom $OUT/hintstat.prom "$INTERVAL" \
+	> $OUT/hintstat.json 2> $OUT/hintstat.err &
+HS_JSON=$!
+hintstat -H -T "$INTERVAL" > $OUT/hintstat.txt 2> $OUT/hintstat-text.err &
+HS_TEXT=$!
+attached() { grep -q 'Tracing page hinting' "$1"; }
+i=0
+until attached $OUT/hintstat.err && attached $OUT/hintstat-text.err; do
+	for p in $HS_JSON $HS_TEXT; do
+		kill -0 $p 2>/dev/null && continue
+		echo "hintstat exited early"
+		cat $OUT/hintstat.err $OUT/hintstat-text.err
+		exit 1
+	done
+	i=$((i + 1))
+	[ $i -gt 600 ] && { echo "hintstat did not attach in 60 s"; exit 1; }
+	sleep 0.1
+done
+echo > $T/trace
+date +%s > $OUT/window-start
+
+memhog -m "$MIB" -H "$HOLD_MS" -M $OUT > $OUT/memhog.json || exit 1
+# The free requested a pass that runs after the reporting delay; passes
+# seen so far (during the allocation) must not end the wait.
+n0=$(npasses)
+wait_idle "$n0" 300 || exit 1
+# wait_idle can return while a request made after the last pass still
+# waits out the reporting delay; the window ends once the last event is
+# a pass that did not requeue and nothing followed for 3 s.
+last_is_final_pass() {
+	grep ' page_hinting_' $T/trace | tail -n 1 |
+		grep -q ' page_hinting_pass: .*requeued=0'
+}
+i=0 same=0 prev=-1
+while [ "$same" -lt 3 ]; do
+	n=$(grep -c ' page_hinting_' $T/trace)
+	if [ "$n" = "$prev" ] && last_is_final_pass; then
+		same=$((same + 1))
+	else
+		same=0
+	fi
+	prev=$n i=$((i + 1))
+	[ $i -gt 120 ] && { echo "reporting did not settle in 120 s"; exit 1; }
+	sleep 1
+done
+echo done > $OUT/idle
+
+# Both print their last (partial) interval on SIGTERM and exit 0.
+kill -TERM $HS_JSON $HS_TEXT
+wait $HS_JSON
+echo $? > $OUT/hintstat.rc
+wait $HS_TEXT
+echo $? > $OUT/hintstat-text.rc
+cat $T/trace > $OUT/trace.txt
+exit 0

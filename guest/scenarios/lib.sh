@@ -1,0 +1,45 @@
+# Helpers shared by the guest scenarios (sourced; busybox sh).
+T=/sys/kernel/tracing
+
+has_events() { [ -d $T/events/page_hinting ]; }
+
+# Record the page_hinting events on CLOCK_MONOTONIC, the clock memhog's
+# markers use, so events and phases line up.
+events_on() {
+	has_events || { echo "kernel has no page_hinting events"; exit 1; }
+	echo mono > $T/trace_clock
+	echo 16384 > $T/buffer_size_kb
+	echo 1 > $T/events/page_hinting/enable
+}
+
+npasses() { grep -c ' page_hinting_pass:' $T/trace; }
+
+# Wait until free page reporting is idle: with events, until a pass that
+# started after the $1-th one ended without requeueing and no pass
+# followed for a second, or no pass at all came for 8 s (passes follow
+# each other 2 s apart while there is work); without events, a fixed
+# $SETTLE seconds. Gives up after $2 s.
+wait_idle() {
+	after=$1 limit=$2 waited=0 quiet=0 last=-1
+	if ! [ "$(cat $T/events/page_hinting/page_hinting_pass/enable 2>/dev/null)" = 1 ]; then
+		sleep "${SETTLE:-20}"
+		return 0
+	fi
+	while [ "$waited" -lt "$limit" ]; do
+		n=$(npasses)
+		if [ "$n" = "$last" ]; then
+			quiet=$((quiet + 1))
+		else
+			quiet=0 last=$n
+		fi
+		if [ "$n" -gt "$after" ] && [ "$quiet" -ge 1 ] &&
+		   grep ' page_hinting_pass:' $T/trace | tail -n 1 | grep -q 'requeued=0'; then
+			return 0
+		fi
+		[ "$quiet" -ge 8 ] && return 0
+		sleep 1
+		waited=$((waited + 1))
+	done
+	echo "free page reporting still busy after $limit s"
+	return 1
+}

@@ -1,0 +1,119 @@
+"""Shared fixtures: built artefacts and VM runs reused across tests.
+
+A VM run is expensive under TCG, so each scenario configuration boots once
+per session and the tests assert different properties of its results.
+Missing artefacts fail loudly (never skip): `make test` builds them first.
+"""
+import json
+import os
+import sys
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "vm"))
+
+import pagehint_vm  # noqa: E402
+import tracefile  # noqa: E402
+
+BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
+KERNEL = os.path.join(BUILD, "kernel-default", "arch", "x86", "boot", "bzImage")
+INITRD = os.path.join(BUILD, "guest", "initramfs.cpio.gz")
+STOCK_KERNEL = os.path.join(BUILD, "stock", "vmlinuz")
+STOCK_INITRD = os.path.join(BUILD, "stock", "initramfs.cpio.gz")
+RUNS = os.path.join(BUILD, "runs")
+MEMHOG = os.path.join(BUILD, "bin", "memhog")
+
+# The acceptance workload: a 1 GiB guest allocates and frees 600 MiB.
+GUEST_MIB = 1024
+FREE_MIB = 600
+
+
+def need(path, how):
+    if not os.path.exists(path):
+        pytest.fail(f"{path} missing (hint: {how})", pytrace=False)
+    return path
+
+
+class VmRun:
+    """A finished VM run: result.json plus the files the guest wrote."""
+
+    def __init__(self, result):
+        self.r = result
+        self.out = result["outdir"]
+
+    def file(self, name):
+        with open(os.path.join(self.out, name), errors="replace") as f:
+            return f.read()
+
+    def has(self, name):
+        return os.path.exists(os.path.join(self.out, name))
+
+    def assert_clean(self):
+        """The run completed and the guest kernel log has no splat."""
+        r = self.r
+        assert not r["timed_out"], f"VM timed out, see {r['out']}"
+        assert r["guest_rc"] == 0, f"{r.get('error')}\n{self.file('scenario.log')}"
+        assert not r["splats"], f"kernel log splat: {r['splats']}"
+
+    def events(self):
+        return tracefile.parse(self.file("trace.txt"))
+
+    def marker_host(self, name):
+        return self.r["markers"][name]
+
+    def marker_guest_s(self, name):
+        return int(self.file(name)) / 1e9
+
+    def rss_at(self, t):
+        """Host RSS (KiB) of the last sample at or before host time t."""
+        before = [k for ts, k in self.r["rss"] if ts <= t]
+        return before[-1]
+
+    def rss_drop_kib(self):
+        """RSS at the free minus RSS once the guest said reporting idled."""
+        return (self.rss_at(self.marker_host("freed.1"))
+                - self.rss_at(self.marker_host("idle")))
+
+
+def run_vm(name, kernel, initrd, scenario, env=None, timeout=600,
+           mem=GUEST_MIB, **kw):
+    out = os.path.join(RUNS, name)
+    r = pagehint_vm.run(kernel, initrd, scenario, out, mem=mem,
+                        timeout=timeout, env=env or {}, **kw)
+    with open(os.path.join(out, "result.json")) as f:
+        assert json.load(f)["scenario"] == scenario
+    return VmRun(r)
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    return need(KERNEL, "make kernel")
+
+
+@pytest.fixture(scope="session")
+def initrd():
+    return need(INITRD, "make guest")
+
+
+@pytest.fixture(scope="session")
+def stock():
+    return (need(STOCK_KERNEL, "make stock"), need(STOCK_INITRD, "make stock"))
+
+
+@pytest.fixture(scope="session")
+def oneshot_patched(kernel, initrd):
+    return run_vm("oneshot-patched", kernel, initrd, "oneshot",
+                  {"MIB": FREE_MIB, "EVENTS": 1})
+
+
+@pytest.fixture(scope="session")
+def oneshot_patched_off(kernel, initrd):
+    return run_vm("oneshot-patched-off", kernel, initrd, "oneshot",
+                  {"MIB": FREE_MIB, "EVENTS": 0})
+
+
+@pytest.fixture(scope="session")
+def oneshot_stock(stock):
+    return run_vm("oneshot-stock", stock[0], stock[1], "oneshot",
+                  {"MIB": FREE_MIB, "EVENTS": 0})

@@ -1,0 +1,188 @@
+"""hintstat end to end: in the patched guest, hintstat -j -e runs next to
+the tracefs page_hinting events while memhog frees 523 MiB (a prime, so
+no round number matches by chance). The independent truth is tracefs:
+hintstat's totals, per zone/order counters, histograms, event stream and
+BPF run counts must equal what the trace recorded over the same window.
+A usage error is checked in the guest too; the other error paths are
+in test_hintstat_unit.py, on the host.
+"""
+import json
+import re
+from collections import Counter, defaultdict
+
+import pytest
+
+import tracefile
+from conftest import need, run_vm
+
+pytestmark = pytest.mark.vm
+
+MIB = 1 << 20
+FREE_MIB = 523
+MAX_SLOTS = 42
+HISTS = {  # hintstat histogram -> (trace event, field)
+    "pass_ns": ("pass", "duration_ns"),
+    "react_ns": ("react", "duration_ns"),
+    "fill_lock_ns": ("fill", "lock_ns"),
+    "drain_lock_ns": ("drain", "lock_ns"),
+}
+PROGS = {"hs_request": "request", "hs_fill": "fill", "hs_react": "react",
+         "hs_drain": "drain", "hs_cycle": "cycle", "hs_pass": "pass"}
+
+
+def slot(v):
+    return min(v.bit_length(), MAX_SLOTS - 1)
+
+
+@pytest.fixture(scope="module")
+def hs_run(kernel, initrd):
+    run = run_vm("hintstat-e2e", kernel, initrd, "hintstat",
+                 {"MIB": FREE_MIB}, timeout=400)
+    run.assert_clean()
+    return run
+
+
+class Output:
+    """hintstat -j -e -S output: intervals, events, BPF stats."""
+
+    def __init__(self, text):
+        objs = [json.loads(l) for l in text.splitlines()]
+        assert all(o["version"] == 1 for o in objs)
+        self.intervals = [o for o in objs if "interval_s" in o]
+        self.events = [o for o in objs if "event" in o]
+        assert len(self.intervals) >= 2
+        assert len(objs) == len(self.intervals) + len(self.events)
+        # -S: the programs' run counts, read with the last snapshot.
+        self.stats = self.intervals[-1]["bpf_stats"]
+        self.total = self.intervals[-1]["total"]
+        self.t_end = self.intervals[-1]["ts"]
+
+
+@pytest.fixture(scope="module")
+def out(hs_run):
+    assert hs_run.file("hintstat.rc").strip() == "0", hs_run.file("hintstat.err")
+    return Output(hs_run.file("hintstat.json"))
+
+
+@pytest.fixture(scope="module")
+def trace(hs_run, out):
+    text = hs_run.file("trace.txt")
+    assert tracefile.lost_events(text) == 0
+    events = tracefile.parse(text)
+    # The same window: the trace was emptied after hintstat attached, with
+    # reporting idle, and ends at hintstat's last snapshot. After it, only
+    # the request hintstat's own exit may make (freeing its maps gives
+    # high-order pages back); its pass would come after the dump.
+    late = [e for e in events if e.ts > out.t_end]
+    assert all(e.name == "request" for e in late), late
+    return [e for e in events if e.ts <= out.t_end]
+
+
+def by_name(events, name):
+    return [e for e in events if e.name == name]
+
+
+def test_totals_equal_the_trace_sums(out, trace):
+    passes = by_name(trace, "pass")
+    t = out.total
+    assert t["passes"] == len(passes) >= 1
+    assert t["batches"] == sum(p["batches"] for p in passes) >= 1
+    assert t["bytes"] == sum(p["bytes"] for p in passes)
+    assert t["failed_bytes"] == sum(p["failed_bytes"] for p in passes)
+    assert t["passes_requeued"] == sum(p["requeued"] for p in passes)
+    reacts = by_name(trace, "react")
+    assert t["bytes"] == sum(r["bytes"] for r in reacts if r["err"] == 0)
+    for name in ("request", "cycle", "fill", "react", "drain"):
+        assert t[name + "s"] == len(by_name(trace, name)), name
+    assert t["drain_reported"] == sum(d["reported"] for d in by_name(trace, "drain"))
+    assert t["unattributed"] == t["out_of_range"] == t["dropped_events"] == 0
+    # The free was seen: at least half of what memhog freed was hinted.
+    assert t["bytes"] >= FREE_MIB * MIB // 2, f"{t['bytes'] / MIB:.0f} MiB"
+
+
+def test_intervals_add_up_to_the_totals(out):
+    keys = [k for k, v in out.total.items() if isinstance(v, int)]
+    for k in keys:
+        assert sum(i[k] for i in out.intervals) == out.total[k], k
+    for a, b in zip(out.intervals, out.intervals[1:]):
+        assert b["ts"] > a["ts"]
+
+
+def test_zone_order_counters_equal_the_trace(out, trace):
+    want = defaultdict(Counter)
+    for b in tracefile.batches(trace):
+        key = (b.fill["zone"], b.fill["order"])
+        ok = b.react["err"] == 0
+        want[key]["bytes"] += b.react["bytes"] if ok else 0
+        want[key]["failed_bytes"] += 0 if ok else b.react["bytes"]
+        want[key]["entries"] += b.react["entries"]
+        want[key]["batches"] += 1
+    got = {(z["zone"], z["order"]): Counter({k: z[k] for k in
+           ("bytes", "failed_bytes", "entries", "batches") if z[k]})
+           for z in out.total["zones"]}
+    assert got == dict(want)
+
+
+def test_histograms_equal_the_trace_values(out, trace):
+    for hist, (ev, field) in HISTS.items():
+        values = [e[field] for e in by_name(trace, ev)]
+        want = Counter(slot(v) for v in values)
+        got = Counter()
+        for i in out.intervals:
+            for b in i["hist"][hist]:
+                got[slot(b["min"])] += b["count"]
+                assert b["max"] == (0 if b["min"] == 0 else 2 * b["min"] - 1)
+        assert +got == want, hist
+        assert sum(i["hist_sum"][hist] for i in out.intervals) == sum(values)
+
+
+def test_event_stream_equals_the_trace(out, trace):
+    assert len(out.events) == len(trace)
+    fields = {"zone", "order", "mt", "entries", "bytes", "lock_ns", "err",
+              "duration_ns", "reported", "merged", "isolated", "batches",
+              "budget_exhausted", "failed_bytes", "requeued", "old_state",
+              "queued"}
+    for h, t in zip(out.events, trace):
+        assert h["event"] == t.name
+        common = fields & set(t) & set(h)
+        assert {k: h[k] for k in common} == {k: t[k] for k in common}
+        assert abs(h["ts"] - t.ts) < 0.01, (h, t)
+    received = Counter(e["event"] for e in out.events)
+    assert out.total["events"] == {n: received[n] for n in
+                                   out.total["events"]}
+
+
+def test_bpf_programs_ran_once_per_event(out, trace):
+    for prog, ev in PROGS.items():
+        assert out.stats[prog]["run_cnt"] == len(by_name(trace, ev)), prog
+
+
+def test_prometheus_file_matches_the_totals(hs_run, out):
+    prom = hs_run.file("hintstat.prom")
+    vals = dict(re.findall(r"^(pagehint_\w+_total) (\d+)$", prom, re.M))
+    assert int(vals["pagehint_passes_total"]) == out.total["passes"]
+    assert int(vals["pagehint_pass_bytes_total"]) == out.total["bytes"]
+    hinted = re.findall(r'^pagehint_hinted_bytes_total\{zone="(\w+)",'
+                        r'order="(\d+)"\} (\d+)$', prom, re.M)
+    assert {(z, int(o)): int(v) for z, o, v in hinted} == \
+        {(z["zone"], z["order"]): z["bytes"] for z in out.total["zones"]}
+    count = re.search(r"^pagehint_pass_duration_seconds_count (\d+)$", prom, re.M)
+    assert int(count.group(1)) == out.total["passes"]
+
+
+def test_text_tables_fit_and_add_up(hs_run, out):
+    assert hs_run.file("hintstat-text.rc").strip() == "0"
+    text = hs_run.file("hintstat.txt")
+    for line in text.splitlines():
+        assert len(line) < 80, line
+    rows = re.findall(r"^TOTAL\s+([\d.]+)\s", text, re.M)
+    hinted = sum(z["bytes"] for z in out.total["zones"]) / MIB
+    assert rows and abs(sum(float(r) for r in rows) - hinted) <= 0.001 * len(rows)
+    assert re.search(r"^pass duration \(ns\): count [1-9]", text, re.M)
+
+
+def test_guest_usage_error(hs_run):
+    assert hs_run.file("badarg.rc").strip() == "2"
+    err = hs_run.file("badarg.err").splitlines()
+    assert err[0] == "hintstat: invalid interval '-1': want seconds, 0.001 to 86400"
+    assert len(err) == 2 and "--help" in err[1]

@@ -1,0 +1,161 @@
+"""The kernel series beyond the tracepoints: exact reported-page counts,
+/proc/vmstat lifetime counters, the tunables, and the KUnit suite, checked
+in a guest against independent truths (a scan of the free lists under the
+zone lock, the trace events, the values read back).
+"""
+import os
+import re
+
+import pytest
+
+import tracefile
+from conftest import BUILD, run_vm, need
+
+pytestmark = pytest.mark.vm
+
+PAGE = 4096
+DEBUG_KERNEL = os.path.join(BUILD, "kernel-debug", "arch", "x86", "boot", "bzImage")
+
+
+def vmstat(text):
+    return {k: int(v) for k, v in (l.split() for l in text.splitlines())}
+
+
+def vm_delta(run, a, b):
+    x, y = vmstat(run.file(a)), vmstat(run.file(b))
+    return {k: y[k] - x[k] for k in y if k.startswith("page_hinting_")}
+
+
+def check_table(text):
+    """Rows of page_hinting/check and its mismatch count."""
+    rows = [l.split() for l in text.splitlines() if l and not l.startswith(("#", "mismatches"))]
+    m = re.search(r"^mismatches (\d+)$", text, re.M)
+    assert m, text
+    return rows, int(m[1])
+
+
+def assert_counts_match_scan(text):
+    rows, bad = check_table(text)
+    assert bad == 0, [r for r in rows if r[5] != "ok"]
+    assert rows, "no zones in the check"
+    for node, zone, order, counted, scanned, status in rows:
+        assert counted == scanned and status == "ok"
+        # unsigned counters that went below zero would show as huge
+        assert int(counted) < 1 << 40
+    return sum(int(r[3]) << int(r[2]) for r in rows)
+
+
+def ktap(dmesg, suite):
+    """(suite ok?, {case: ok?}) from the KTAP lines of a kernel log."""
+    lines = [re.sub(r"^\[\s*[\d.]+\]\s?", "", l) for l in dmesg.splitlines()]
+    cases, suite_ok = {}, None
+    for l in lines:
+        m = re.match(r"^\s+(not ok|ok) \d+ (\S+)", l)
+        if m and m[2].startswith(suite + "_test_"):
+            cases[m[2]] = m[1] == "ok"
+        m = re.match(r"^(not ok|ok) \d+ (\S+)$", l)
+        if m and m[2] == suite:
+            suite_ok = m[1] == "ok"
+    return suite_ok, cases
+
+
+def test_kunit_suite_passes(kernel, initrd):
+    run = run_vm("kunit", kernel, initrd, "kunit", timeout=300,
+                 balloon=False, append="kunit.enable=1")
+    run.assert_clean()
+    dmesg = run.file("dmesg.txt")
+    suite_ok, cases = ktap(dmesg, "page_reporting")
+    assert suite_ok is not None, "page_reporting suite did not run:\n" + dmesg[-3000:]
+    failed = [c for c, ok in cases.items() if not ok]
+    assert not failed, "\n".join(l for l in dmesg.splitlines()
+                                 if "page_reporting" in l or "EXPECT" in l)
+    assert suite_ok
+    assert len(cases) == 7, cases
+
+
+def test_reported_counts_equal_free_list_scan(oneshot_patched):
+    run = oneshot_patched
+    run.assert_clean()
+    reported_pages = assert_counts_match_scan(run.file("check"))
+    # Most of an idle 1 GiB guest's free memory ends up reported.
+    assert reported_pages * PAGE >= 400 << 20
+
+
+def test_vmstat_counters_equal_trace_events(oneshot_patched):
+    run = oneshot_patched
+    run.assert_clean()
+    d = vm_delta(run, "vmstat.before", "vmstat.after")
+    # Reporting was idle at both snapshots: the events in between are
+    # exactly those after memhog started.
+    t0 = run.marker_guest_s("alloc.1")
+    ev = [e for e in run.events() if e.ts >= t0]
+    reacts = [e for e in ev if e.name == "react"]
+    assert d["page_hinting_reported"] * PAGE == sum(e["bytes"] for e in reacts if e["err"] == 0)
+    assert d["page_hinting_failed"] * PAGE == sum(e["bytes"] for e in reacts if e["err"] != 0)
+    assert d["page_hinting_batches"] == len(reacts)
+    assert d["page_hinting_passes"] == sum(1 for e in ev if e.name == "pass")
+    assert d["page_hinting_reported"] > 0
+    # memhog took memory that was reported at boot.
+    assert d["page_hinting_reused"] > 0
+
+
+@pytest.fixture(scope="module")
+def tunables_run(kernel, initrd):
+    return run_vm("tunables", kernel, initrd, "tunables", {"MIB": 200}, timeout=400)
+
+
+def test_tunable_defaults(tunables_run):
+    run = tunables_run
+    run.assert_clean()
+    got = dict(l.split() for l in run.file("defaults").splitlines())
+    # order: pageblock_order, 9 with THP on x86-64
+    assert got == {"delay_ms": "2000", "capacity": "32", "order": "9", "hwm": "0"}
+
+
+def test_tunables_reject_bad_values(tunables_run):
+    run = tunables_run
+    run.assert_clean()
+    rows = [re.match(r"^(\w+) '(.*)' (\d) (-?\d+) (-?\d+)$", l).groups()
+            for l in run.file("writes").splitlines()]
+    good = {("capacity", "16"), ("capacity", "32"), ("capacity", "8"),
+            ("order", "10"), ("delay_ms", "100"), ("hwm", "0")}
+    nbad = 0
+    for f, v, rc, before, after in rows:
+        if (f, v) in good:
+            assert (rc, after) == ("0", v), (f, v)
+        else:
+            nbad += 1
+            assert rc == "1", f"{f}={v!r} accepted"
+            assert after == before, f"{f}={v!r} changed the value"
+    assert nbad == 16
+
+
+def test_tunables_take_effect_without_reboot(tunables_run):
+    run = tunables_run
+    run.assert_clean()
+    t_free = run.marker_guest_s("freed.1")
+    bs = [b for _, bs in tracefile.passes(
+        [e for e in run.events() if e.ts >= t_free]) for b in bs]
+    assert bs, "no batch after the free"
+    for b in bs:
+        assert b.fill["entries"] <= 8                           # capacity
+        assert b.fill["bytes"] == b.fill["entries"] * (4 << 20)  # order 10
+    # delay_ms=100: the first batch follows the free well within the
+    # mainline 2 s delay.
+    assert bs[0].fill.ts - t_free < 1.5
+    assert_counts_match_scan(run.file("check"))
+
+
+def test_stress_on_debug_kernel_keeps_counts_exact(initrd):
+    kernel = need(DEBUG_KERNEL, "make kernel KFLAVOUR=debug")
+    run = run_vm("stress-debug", kernel, initrd, "stress",
+                 {"STRESS_S": 60, "MIB": 512}, timeout=900)
+    run.assert_clean()
+    assert_counts_match_scan(run.file("check"))
+    assert int(run.file("policy_changes")) >= 20
+    d = vm_delta(run, "vmstat.before", "vmstat.after")
+    assert d["page_hinting_passes"] >= 5
+    assert d["page_hinting_reported"] > 0 and d["page_hinting_reused"] > 0
+    zi = run.file("zoneinfo")
+    for line in re.findall(r"^\s+reported ([\d ]+)$", zi, re.M):
+        assert all(int(x) < 1 << 40 for x in line.split())

@@ -1,0 +1,75 @@
+"""memhog, the guest workload, run on the host."""
+import json
+import os
+import subprocess
+
+from conftest import MEMHOG, need
+
+
+def memhog(*args):
+    return subprocess.run([need(MEMHOG, "make tools")] + list(args),
+                          capture_output=True, text=True, timeout=60)
+
+
+def rss_peak_kib(args):
+    """Peak RSS of a memhog run, from the kernel (wait4 rusage)."""
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.execv(MEMHOG, [MEMHOG] + args)
+    _, status, ru = os.wait4(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return ru.ru_maxrss
+
+
+def test_oneshot_phases_and_markers(tmp_path):
+    p = memhog("-m", "8", "-r", "2", "-M", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    phases = [json.loads(l) for l in p.stdout.splitlines()]
+    assert [x["phase"] for x in phases] == ["alloc", "touched", "freed"] * 2
+    assert [x["round"] for x in phases] == [1, 1, 1, 2, 2, 2]
+    ts = [x["t_ns"] for x in phases]
+    assert ts == sorted(ts)
+    names = sorted(os.listdir(tmp_path))
+    assert names == ["alloc.1", "alloc.2", "freed.1", "freed.2",
+                     "touched.1", "touched.2"]
+    assert int((tmp_path / "freed.2").read_text()) == phases[-1]["t_ns"]
+
+
+def test_touches_every_page():
+    # Writing every page makes the memory resident: peak RSS >= size.
+    assert rss_peak_kib(["-m", "48"]) >= 48 * 1024
+
+
+def test_churn_runs_and_frees():
+    p = memhog("-c", "1", "-m", "32", "-t", "2")
+    assert p.returncode == 0, p.stderr
+    stats = json.loads(p.stdout.splitlines()[-1])
+    assert stats["churn_allocs"] > 10
+    assert stats["churn_bytes"] > 0
+
+
+def test_bad_arguments():
+    for args in (["-m", "x"], ["-m", "-5"], ["-m", "0"], ["extra"], ["-Z"]):
+        p = memhog(*args)
+        assert p.returncode == 2, args
+        assert p.stderr.strip(), args
+        assert "memhog -h" in p.stderr
+
+
+def test_unwritable_marker_dir():
+    p = memhog("-m", "1", "-M", "/nonexistent/dir")
+    assert p.returncode == 1
+    assert "cannot create /nonexistent/dir/alloc.1" in p.stderr
+
+
+def test_pagefault_loop_counts_every_page():
+    p = memhog("-f", "1", "-m", "16")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["loops"] >= 1
+    assert r["faults"] == r["loops"] * 16 * 256
+    assert r["seconds"] >= 1.0
+    # seconds is printed rounded to 1 ms
+    assert abs(r["faults_per_s"] * r["seconds"] - r["faults"]) <= r["faults_per_s"] * 0.001

@@ -1,0 +1,132 @@
+"""The VM runner: bad input, timeouts, teardown, and its maths."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import pagehint_vm
+from conftest import TOP, RUNS
+
+RUNNER = [sys.executable, os.path.join(TOP, "vm", "pagehint_vm.py")]
+
+
+def runner(*args, env=None, **kw):
+    return subprocess.run(RUNNER + list(args), capture_output=True, text=True,
+                          env=env, timeout=120, **kw)
+
+
+def one_error_line(p):
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("pagehint-vm: ")
+    return lines[0]
+
+
+def test_missing_kernel_image(initrd):
+    p = runner("--kernel", "/nonexistent/bzImage", "--initrd", initrd,
+               "--scenario", "boot")
+    assert p.returncode == 2
+    line = one_error_line(p)
+    assert "kernel image /nonexistent/bzImage not found" in line and "hint" in line
+
+
+def test_unknown_scenario(kernel, initrd):
+    p = runner("--kernel", kernel, "--initrd", initrd, "--scenario", "nosuch")
+    assert p.returncode == 2
+    line = one_error_line(p)
+    assert "unknown scenario 'nosuch'" in line and "oneshot" in line
+    assert "lib" not in line.split("known:")[1]
+
+
+def test_qemu_absent(kernel, initrd):
+    env = dict(os.environ, PATH="/nonexistent")
+    p = runner("--kernel", kernel, "--initrd", initrd, "--scenario", "boot",
+               env=env)
+    assert p.returncode == 2
+    assert "qemu-system-x86_64 not found" in one_error_line(p)
+
+
+def test_bad_env_argument(kernel, initrd):
+    p = runner("--kernel", kernel, "--initrd", initrd, "--scenario", "boot",
+               "--env", "no-equals-sign")
+    assert p.returncode == 2
+    assert "bad --env" in one_error_line(p)
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def qemu_children(pid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{d}/comm") as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if int(st[1]) == pid and comm.startswith("qemu"):
+                kids.append(int(d))
+    return kids
+
+
+@pytest.mark.vm
+def test_timeout_tears_the_vm_down(kernel, initrd):
+    out = os.path.join(RUNS, "runner-timeout")
+    r = pagehint_vm.run(kernel, initrd, "hang", out, timeout=20)
+    assert r["timed_out"] and not r["ok"]
+    assert "timed out" in r["error"]
+    assert "hanging" in r["markers"], "the guest never reached the scenario"
+    assert not alive(r["qemu_pid"])
+
+
+@pytest.mark.vm
+@pytest.mark.parametrize("sig,rc", [(signal.SIGINT, 130), (signal.SIGKILL, -9)])
+def test_interrupted_runner_leaves_no_qemu(kernel, initrd, sig, rc):
+    out = os.path.join(RUNS, f"runner-{sig.name}")
+    p = subprocess.Popen(RUNNER + ["--kernel", kernel, "--initrd", initrd,
+                                   "--scenario", "hang", "--out", out,
+                                   "--accel", "tcg"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    kids = []
+    while not kids and time.time() < deadline:
+        time.sleep(0.2)
+        kids = qemu_children(p.pid)
+    assert kids, "QEMU never started"
+    p.send_signal(sig)
+    p.wait(30)
+    assert p.returncode == rc
+    if sig == signal.SIGINT:
+        assert "interrupted, VM torn down" in p.stderr.read()
+    deadline = time.time() + 10
+    while alive(kids[0]) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not alive(kids[0]), f"QEMU {kids[0]} survived {sig.name} of the runner"
+
+
+def test_reclaim_times():
+    rss = [(0.0, 1000), (1.0, 1000), (2.0, 900), (3.0, 450), (4.0, 100)]
+    t = pagehint_vm.reclaim_times(rss, 1.0, 1000)
+    assert t == {0.5: 2.0, 0.9: 3.0}
+    assert pagehint_vm.reclaim_times(rss, 1.0, 5000)[0.9] is None
+    assert pagehint_vm.reclaim_times(rss, -1.0, 10)[0.5] is None
+
+
+def test_find_splats():
+    log = ("[ 1.0] ok\n[ 2.0] WARNING: CPU: 0 PID: 1 at mm/page_alloc.c:1\n"
+           "[ 3.0] BUG: unable to handle page fault\n"
+           "[ 4.0] rcu: INFO: rcu_sched self-detected stall on CPU\n"
+           "[ 5.0] debug: DEBUG_VM is on\n")
+    s = pagehint_vm.find_splats(log)
+    assert len(s) == 3 and "DEBUG_VM" not in " ".join(s)

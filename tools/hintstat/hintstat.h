@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * hintstat: definitions shared by bpf/hintstat.bpf.c and user space.
+ *
+ * Every value the BPF side keeps is a cumulative counter since the
+ * programs were attached; user space takes differences per interval.
+ */
+#ifndef __HINTSTAT_H
+#define __HINTSTAT_H
+
+/*
+ * Bounds of the per (zone, order) table. MAX_NR_ZONES is at most 6 and
+ * NR_PAGE_ORDERS at most 15 on the architectures Linux supports today;
+ * anything beyond is counted in hs_totals.out_of_range.
+ */
+#define HS_MAX_ZONES		8
+#define HS_MAX_ORDERS		16
+#define HS_ZONE_NAME_LEN	16
+
+/*
+ * log2 histogram: slot 0 holds the value 0, slot k >= 1 holds
+ * [2^(k-1), 2^k - 1]; the last slot also takes everything above.
+ */
+#define HS_MAX_SLOTS		42
+
+enum hs_hist_id {
+	HS_HIST_PASS,		/* page_hinting_pass.duration_ns */
+	HS_HIST_REACT,		/* page_hinting_react.duration_ns */
+	HS_HIST_FILL_LOCK,	/* page_hinting_fill.lock_ns */
+	HS_HIST_DRAIN_LOCK,	/* page_hinting_drain.lock_ns */
+	HS_NR_HISTS,
+};
+
+struct hs_hist {
+	unsigned long long slots[HS_MAX_SLOTS];
+	unsigned long long count;
+	unsigned long long sum;
+};
+
+/*
+ * Per (zone index, order of the free list the batch was completed on),
+ * attributed at react time to the zone/order of the fill before it.
+ */
+struct hs_zo_stats {
+	unsigned long long bytes;		/* reported without error */
+	unsigned long long failed_bytes;	/* report failed */
+	unsigned long long entries;		/* scatterlist entries reported */
+	unsigned long long batches;
+};
+
+struct hs_totals {
+	/* From page_hinting_pass: the kernel's own per-pass sums. */
+	unsigned long long passes;
+	unsigned long long pass_batches;
+	unsigned long long pass_bytes;
+	unsigned long long pass_failed_bytes;
+	unsigned long long passes_requeued;
+	unsigned long long passes_err;
+	/* From the other events. */
+	unsigned long long requests;
+	unsigned long long requests_queued;
+	unsigned long long cycles;
+	unsigned long long cycles_budget_exhausted;
+	unsigned long long fills;
+	unsigned long long reacts;
+	unsigned long long react_errors;
+	unsigned long long drains;
+	unsigned long long drain_reported;
+	unsigned long long drain_merged;
+	/* A react with no fill before it, or a zone/order past the table. */
+	unsigned long long unattributed;
+	unsigned long long out_of_range;
+	/* Ring buffer records that could not be reserved. */
+	unsigned long long dropped_events;
+};
+
+enum hs_event_type {
+	HS_EV_REQUEST,
+	HS_EV_FILL,
+	HS_EV_REACT,
+	HS_EV_DRAIN,
+	HS_EV_CYCLE,
+	HS_EV_PASS,
+	HS_NR_EVENT_TYPES,
+};
+
+/*
+ * One ring buffer record per trace event. Field use by type:
+ *   request: a = old_state, flag = queued
+ *   fill:    zone, order, mt, a = entries, bytes, ns = lock_ns
+ *   react:   a = entries, bytes, ns = duration_ns, err
+ *   drain:   a = entries, b = reported, c = merged, err, ns = lock_ns
+ *   cycle:   zone, order, mt, a = isolated, b = batches,
+ *            flag = budget_exhausted, ns = duration_ns, err
+ *   pass:    a = batches, bytes, c64 = failed_bytes, ns = duration_ns,
+ *            flag = requeued, err
+ */
+struct hs_event {
+	unsigned long long ts_ns;	/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	unsigned long long bytes;
+	unsigned long long ns;
+	unsigned long long c64;
+	unsigned int type;
+	unsigned int a;
+	unsigned int b;
+	unsigned int c;
+	int err;
+	unsigned short zone;
+	unsigned char order;
+	unsigned char mt;
+	unsigned char flag;
+	unsigned char pad[3];
+};
+
+#endif /* __HINTSTAT_H */

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * hintstat report helpers: histogram maths, percentiles and the text,
+ * JSON and Prometheus printers. No libbpf here, so the unit tests link
+ * this file alone.
+ */
+#ifndef __HINTSTAT_REPORT_H
+#define __HINTSTAT_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "hintstat.h"
+
+#define HS_JSON_VERSION 1
+
+/* Everything hintstat knows at one instant; counters are cumulative. */
+struct hs_snapshot {
+	struct hs_totals totals;
+	struct hs_hist hists[HS_NR_HISTS];
+	struct hs_zo_stats zo[HS_MAX_ZONES * HS_MAX_ORDERS];
+	char zone_names[HS_MAX_ZONES][HS_ZONE_NAME_LEN];
+	/* Ring buffer records received by user space, per event type. */
+	unsigned long long events[HS_NR_EVENT_TYPES];
+};
+
+/* What the interval printers need besides the counters. */
+struct hs_interval_info {
+	double ts;		/* CLOCK_MONOTONIC seconds at the end */
+	double secs;		/* interval length in seconds */
+	const char *clock;	/* wall clock "HH:MM:SS", NULL: not shown */
+	bool events;		/* the ring buffer stream is on */
+	const char *extra;	/* JSON members appended, NULL: none */
+};
+
+/* Histogram maths. */
+unsigned int hs_slot(unsigned long long v);
+void hs_slot_range(unsigned int slot, unsigned long long *min,
+		   unsigned long long *max);
+bool hs_percentile(const struct hs_hist *h, double p,
+		   unsigned long long *val);
+
+/* cur - prev, field by field; zone names come from cur. */
+void hs_snapshot_diff(struct hs_snapshot *out, const struct hs_snapshot *cur,
+		      const struct hs_snapshot *prev);
+
+const char *hs_hist_name(int id);	/* "pass_ns", ... */
+const char *hs_hist_title(int id);	/* "pass duration", ... */
+const char *hs_event_name(int type);	/* "fill", ... */
+/* Zone name for a table index: the kernel's, or "zone<idx>". */
+const char *hs_zone_name(const struct hs_snapshot *s, int zone, char *buf,
+			 size_t len);
+
+/* "999ns", "1.50us", "12.3ms", "2.00s": at most 7 characters. */
+void hs_fmt_ns(char *buf, size_t len, unsigned long long ns);
+
+/* Interval table (iv holds the interval's differences). */
+void hs_print_table(FILE *f, const struct hs_snapshot *iv,
+		    const struct hs_interval_info *info);
+/* runqlat-style log2 histogram. */
+void hs_print_log2_hist(FILE *f, const struct hs_hist *h, const char *title);
+/* One JSON object, one line: the interval and the totals since start. */
+void hs_print_json(FILE *f, const struct hs_snapshot *iv,
+		   const struct hs_snapshot *total,
+		   const struct hs_interval_info *info);
+/* Prometheus text exposition of the totals since start. */
+void hs_print_prom(FILE *f, const struct hs_snapshot *total);
+/* Same, to path via path.tmp and rename(); 0 or -errno. */
+int hs_write_prom_file(const char *path, const struct hs_snapshot *total);
+/* One streamed event, as text (tracefs-like) or as a JSON line. */
+void hs_print_event(FILE *f, const struct hs_event *e,
+		    const struct hs_snapshot *names);
+void hs_print_event_json(FILE *f, const struct hs_event *e,
+			 const struct hs_snapshot *names);
+
+#endif /* __HINTSTAT_REPORT_H */

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of hintstat's report helpers (report.c).
+ *
+ *   hintstat_test             run the checks, TAP output, exit 1 on failure
+ *   hintstat_test print WHAT  print a printer's output for the fixed
+ *                             fixture (table, hist, json, prom, events,
+ *                             events-json); tests/test_hintstat_unit.py
+ *                             compares it with tools/hintstat/testdata/
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "report.h"
+
+static int failures, tests;
+
+#define CHECK(cond, ...) do {						\
+		tests++;						\
+		if (cond) {						\
+			printf("ok %d - ", tests);			\
+		} else {						\
+			failures++;					\
+			printf("not ok %d - %s:%d: ", tests, __FILE__,	\
+			       __LINE__);				\
+		}							\
+		printf(__VA_ARGS__);					\
+		printf("\n");						\
+	} while (0)
+
+static void hist_add(struct hs_hist *h, unsigned long long v)
+{
+	h->slots[hs_slot(v)]++;
+	h->count++;
+	h->sum += v;
+}
+
+static void test_slots(void)
+{
+	unsigned long long min, max, pmax = 0;
+	unsigned int k;
+	bool ok = true;
+
+	CHECK(hs_slot(0) == 0, "slot(0) == 0");
+	CHECK(hs_slot(1) == 1, "slot(1) == 1");
+	CHECK(hs_slot(2) == 2 && hs_slot(3) == 2, "slot(2) == slot(3) == 2");
+	CHECK(hs_slot(4) == 3, "slot(4) == 3");
+	CHECK(hs_slot(1023) == 10 && hs_slot(1024) == 11,
+	      "slot(1023) == 10, slot(1024) == 11");
+	CHECK(hs_slot((1ULL << 40) - 1) == 40, "slot(2^40 - 1) == 40");
+	CHECK(hs_slot(1ULL << 40) == HS_MAX_SLOTS - 1 &&
+	      hs_slot(ULLONG_MAX) == HS_MAX_SLOTS - 1,
+	      "values from 2^40 up land in the last slot");
+	for (k = 0; k < HS_MAX_SLOTS; k++) {
+		hs_slot_range(k, &min, &max);
+		if (hs_slot(min) != k || hs_slot(max) != k ||
+		    (k && min != pmax + 1) || min > max)
+			ok = false;
+		pmax = max;
+	}
+	CHECK(ok && pmax == ULLONG_MAX,
+	      "slot ranges are contiguous, cover u64 and invert hs_slot()");
+}
+
+static void test_percentiles(void)
+{
+	struct hs_hist h;
+	unsigned long long v = 0, i;
+
+	memset(&h, 0, sizeof(h));
+	CHECK(!hs_percentile(&h, 50, &v), "no percentile of an empty histogram");
+	hist_add(&h, 1000);
+	CHECK(hs_percentile(&h, 50, &v) && v == 1023,
+	      "one value 1000: p50 is its bucket's upper bound 1023 (got %llu)", v);
+	CHECK(!hs_percentile(&h, 0, &v) && !hs_percentile(&h, 100.5, &v),
+	      "p outside (0, 100] is refused");
+
+	memset(&h, 0, sizeof(h));
+	for (i = 1; i <= 100; i++)
+		hist_add(&h, i);
+	/* Nearest rank: p50 is the 50th value (50, bucket 32..63). */
+	CHECK(hs_percentile(&h, 50, &v) && v == 63, "1..100: p50 = 63 (got %llu)", v);
+	CHECK(hs_percentile(&h, 99, &v) && v == 127, "1..100: p99 = 127 (got %llu)", v);
+	CHECK(hs_percentile(&h, 1, &v) && v == 1, "1..100: p1 = 1 (got %llu)", v);
+	CHECK(hs_percentile(&h, 63, &v) && v == 63, "1..100: p63 = 63 (got %llu)", v);
+	CHECK(hs_percentile(&h, 64, &v) && v == 127, "1..100: p64 = 127 (got %llu)", v);
+
+	memset(&h, 0, sizeof(h));
+	for (i = 0; i < 99; i++)
+		hist_add(&h, 10);
+	hist_add(&h, 5000000);
+	CHECK(hs_percentile(&h, 99, &v) && v == 15, "99 x 10 + 1 outlier: p99 = 15 (got %llu)", v);
+	CHECK(hs_percentile(&h, 99.5, &v) && v == 8388607,
+	      "p99.5 reaches the outlier's bucket (got %llu)", v);
+
+	memset(&h, 0, sizeof(h));
+	hist_add(&h, ULLONG_MAX);
+	CHECK(hs_percentile(&h, 50, &v) && v == 1ULL << 40,
+	      "the open top bucket reports its lower bound (got %llu)", v);
+}
+
+static void test_fmt_ns(void)
+{
+	static const struct {
+		unsigned long long ns;
+		const char *want;
+	} cases[] = {
+		{ 0, "0ns" }, { 999, "999ns" }, { 1000, "1.00us" },
+		{ 1500, "1.50us" }, { 65535, "65.5us" }, { 262143, "262us" },
+		{ 1500000, "1.50ms" }, { 12345678, "12.3ms" },
+		{ 123456789, "123ms" }, { 2000000000, "2.00s" },
+		{ 1099511627776ULL, "1100s" }, { 999999, "1.00ms" },
+		{ 9999, "10.0us" }, { 99990, "100us" },
+	};
+	char buf[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hs_fmt_ns(buf, sizeof(buf), cases[i].ns);
+		CHECK(!strcmp(buf, cases[i].want), "fmt_ns(%llu) = \"%s\" (got \"%s\")",
+		      cases[i].ns, cases[i].want, buf);
+	}
+}
+
+/* The fixture every printer golden is made from. */
+static void fixture(struct hs_snapshot *total, struct hs_snapshot *iv)
+{
+	struct hs_snapshot prev;
+	unsigned long long i;
+
+	memset(total, 0, sizeof(*total));
+	memset(&prev, 0, sizeof(prev));
+	strcpy(total->zone_names[0], "DMA32");
+	strcpy(total->zone_names[1], "Normal");
+
+	/* Before the interval: one pass of one batch. */
+	total->totals.passes = 1;
+	total->totals.pass_batches = 1;
+	total->totals.pass_bytes = 4 << 20;
+	total->totals.requests = 3;
+	total->zo[0 * HS_MAX_ORDERS + 10].bytes = 4 << 20;
+	total->zo[0 * HS_MAX_ORDERS + 10].entries = 1;
+	total->zo[0 * HS_MAX_ORDERS + 10].batches = 1;
+	hist_add(&total->hists[HS_HIST_PASS], 3000000);
+	prev = *total;
+
+	/* The interval: two passes, three batches, one of them failed. */
+	total->totals.passes += 2;
+	total->totals.passes_requeued += 1;
+	total->totals.pass_batches += 3;
+	total->totals.pass_bytes += 523ULL << 20;
+	total->totals.pass_failed_bytes += 2 << 20;
+	total->totals.requests += 2;
+	total->totals.requests_queued += 2;
+	total->totals.cycles += 4;
+	total->totals.fills += 3;
+	total->totals.reacts += 3;
+	total->totals.react_errors += 1;
+	total->totals.drains += 3;
+	total->totals.drain_reported += 40;
+	total->totals.drain_merged += 1;
+	total->totals.dropped_events += 7;
+	total->zo[0 * HS_MAX_ORDERS + 9].bytes += 11 << 20;
+	total->zo[0 * HS_MAX_ORDERS + 9].entries += 11 / 2 + 1;
+	total->zo[0 * HS_MAX_ORDERS + 9].batches += 1;
+	total->zo[0 * HS_MAX_ORDERS + 10].bytes += 512 << 20;
+	total->zo[0 * HS_MAX_ORDERS + 10].entries += 32;
+	total->zo[0 * HS_MAX_ORDERS + 10].batches += 1;
+	total->zo[1 * HS_MAX_ORDERS + 10].failed_bytes += 2 << 20;
+	total->zo[1 * HS_MAX_ORDERS + 10].entries += 1;
+	total->zo[1 * HS_MAX_ORDERS + 10].batches += 1;
+	hist_add(&total->hists[HS_HIST_PASS], 15495302);
+	hist_add(&total->hists[HS_HIST_PASS], 7917911);
+	for (i = 0; i < 3; i++) {
+		hist_add(&total->hists[HS_HIST_REACT], 300000 + i * 4000000);
+		hist_add(&total->hists[HS_HIST_FILL_LOCK], 1574396 + i * 100);
+		hist_add(&total->hists[HS_HIST_DRAIN_LOCK], 19757 << i);
+	}
+	hist_add(&total->hists[HS_HIST_DRAIN_LOCK], 0);
+	total->events[HS_EV_REQUEST] = 2;
+	total->events[HS_EV_PASS] = 2;
+	total->events[HS_EV_FILL] = 3;
+	hs_snapshot_diff(iv, total, &prev);
+}
+
+static void test_diff(void)
+{
+	struct hs_snapshot total, iv;
+
+	fixture(&total, &iv);
+	CHECK(iv.totals.passes == 2 && iv.totals.requests == 2 &&
+	      iv.totals.pass_bytes == 523ULL << 20,
+	      "interval totals are the differences");
+	CHECK(iv.zo[10].bytes == 512 << 20 && iv.zo[10].batches == 1 &&
+	      iv.zo[9].bytes == 11 << 20,
+	      "interval zone/order counters are the differences");
+	CHECK(iv.hists[HS_HIST_PASS].count == 2 &&
+	      iv.hists[HS_HIST_PASS].slots[hs_slot(3000000)] == 0 &&
+	      iv.hists[HS_HIST_PASS].sum == 15495302 + 7917911,
+	      "interval histograms drop what came before");
+	CHECK(!strcmp(iv.zone_names[1], "Normal"), "zone names carried over");
+}
+
+static void test_prom_file(void)
+{
+	struct hs_snapshot total, iv;
+	char dir[] = "/tmp/hintstat-test.XXXXXX", path[PATH_MAX];
+	char *want = NULL, *got = NULL;
+	size_t wlen = 0, glen;
+	FILE *mem, *f;
+	int err;
+
+	fixture(&total, &iv);
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/m.prom", dir);
+	err = hs_write_prom_file(path, &total);
+	CHECK(err == 0, "hs_write_prom_file succeeds (%d)", err);
+	mem = open_memstream(&want, &wlen);
+	hs_print_prom(mem, &total);
+	fclose(mem);
+	got = calloc(1, wlen + 2);
+	f = fopen(path, "r");
+	glen = f ? fread(got, 1, wlen + 1, f) : 0;
+	if (f)
+		fclose(f);
+	CHECK(glen == wlen && !memcmp(got, want, wlen),
+	      "the file holds exactly the exposition (%zu of %zu bytes)", glen, wlen);
+	unlink(path);
+	CHECK(rmdir(dir) == 0, "no temporary file is left behind");
+	snprintf(path, sizeof(path), "%s/nodir/m.prom", dir);
+	CHECK(hs_write_prom_file(path, &total) == -ENOENT,
+	      "a missing directory is -ENOENT");
+	free(want);
+	free(got);
+}
+
+static int print(const char *what)
+{
+	struct hs_interval_info info = {
+		.ts = 26.129116, .secs = 1.000062, .clock = "23:50:13",
+		.events = true,
+	};
+	struct hs_snapshot total, iv;
+	struct hs_event e;
+	int i;
+
+	fixture(&total, &iv);
+	if (!strcmp(what, "table")) {
+		hs_print_table(stdout, &iv, &info);
+		info.clock = NULL;
+		info.events = false;
+		memset(&iv, 0, sizeof(iv));
+		hs_print_table(stdout, &iv, &info);
+	} else if (!strcmp(what, "hist")) {
+		for (i = 0; i < HS_NR_HISTS; i++)
+			hs_print_log2_hist(stdout, &iv.hists[i], hs_hist_title(i));
+		memset(&iv, 0, sizeof(iv));
+		hist_add(&iv.hists[0], 1ULL << 45);
+		hist_add(&iv.hists[0], 1);
+		hs_print_log2_hist(stdout, &iv.hists[0], "wide");
+	} else if (!strcmp(what, "json")) {
+		hs_print_json(stdout, &iv, &total, &info);
+		info.clock = NULL;
+		info.events = false;
+		memset(&iv, 0, sizeof(iv));
+		hs_print_json(stdout, &iv, &total, &info);
+	} else if (!strcmp(what, "prom")) {
+		hs_print_prom(stdout, &total);
+	} else if (!strcmp(what, "events") || !strcmp(what, "events-json")) {
+		for (i = 0; i < HS_NR_EVENT_TYPES + 1; i++) {
+			memset(&e, 0, sizeof(e));
+			e.type = i;
+			e.ts_ns = 22394148000ULL + i;
+			e.zone = i == HS_EV_CYCLE ? 0xffff : 0;
+			e.order = 10;
+			e.mt = 1;
+			e.a = 32;
+			e.b = 31;
+			e.c = 1;
+			e.bytes = 134217728;
+			e.ns = 1574396;
+			e.c64 = 2097152;
+			e.err = i == HS_EV_REACT ? -5 : 0;
+			e.flag = 1;
+			if (what[6])
+				hs_print_event_json(stdout, &e, &total);
+			else
+				hs_print_event(stdout, &e, &total);
+		}
+	} else {
+		fprintf(stderr, "hintstat_test: unknown printer '%s'\n", what);
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "print"))
+		return print(argv[2]);
+	if (argc != 1) {
+		fprintf(stderr, "usage: hintstat_test [print WHAT]\n");
+		return 2;
+	}
+	test_slots();
+	test_percentiles();
+	test_fmt_ns();
+	test_diff();
+	test_prom_file();
+	printf("1..%d\n", tests);
+	printf("%d passed, %d failed\n", tests - failures, failures);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+"""pagehint VM runner: boot a guest under QEMU with a free-page-reporting
+virtio-balloon, run one scenario, collect its results, always tear down.
+
+  pagehint-vm --kernel bzImage --initrd initramfs.cpio.gz --scenario NAME
+              [--mem MIB] [--smp N] [--timeout S] [--out DIR]
+              [--env KEY=VALUE]... [--append ARGS] [--accel kvm|tcg]
+
+The scenario (guest/scenarios/NAME.sh, or a path) and its KEY=VALUE
+parameters are put in a folder shared with the guest over virtio-9p; the
+guest writes its results to out/ in that folder. Meanwhile the runner
+samples the QEMU process's RSS and timestamps, on the host clock, every
+marker file the guest creates in out/, so host memory can be lined up
+with what the guest did. Everything lands in DIR/result.json.
+
+Exit status: 0 scenario passed and the kernel log is clean, 1 scenario
+failed, timed out or the kernel log has a splat, 2 bad usage.
+"""
+import argparse
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCENARIOS = os.path.join(TOP, "guest", "scenarios")
+SAMPLE_S = 0.05
+# Kernel log lines that fail a run even when the scenario passed
+# (the libbpf/ci and vmtest convention).
+SPLAT_RE = re.compile(r"BUG:|kernel BUG at|WARNING:|Oops|soft lockup|RCU stall|"
+                      r"rcu_sched self-detected stall|Kernel panic|"
+                      r"general protection fault|KASAN:|UBSAN:")
+
+
+class UsageError(Exception):
+    pass
+
+
+class KvmBroken(Exception):
+    """/dev/kvm opened but KVM could not run the guest."""
+
+# Set once KVM failed in this process, so later runs go straight to TCG.
+_kvm_failed = None
+
+
+def scenario_path(name):
+    if os.sep in name or name.endswith(".sh"):
+        if not os.path.isfile(name):
+            raise UsageError(f"scenario file {name} not found")
+        return name
+    path = os.path.join(SCENARIOS, name + ".sh")
+    if not os.path.isfile(path):
+        known = sorted(f[:-3] for f in os.listdir(SCENARIOS)
+                       if f.endswith(".sh") and f != "lib.sh")
+        raise UsageError(f"unknown scenario '{name}' "
+                         f"(known: {', '.join(known)})")
+    return path
+
+
+def kvm_usable():
+    if _kvm_failed:
+        return False
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def qemu_binary():
+    q = shutil.which("qemu-system-x86_64")
+    if not q:
+        raise UsageError("qemu-system-x86_64 not found "
+                         "(hint: apt-get install qemu-system-x86)")
+    return q
+
+
+def rss_kib(pid):
+    """VmRSS of a process in KiB, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def _die_with_parent():
+    # QEMU gets SIGKILL if the runner dies, even by SIGKILL: no orphans.
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setpgrp()
+
+
+def find_splats(*texts):
+    out = []
+    for t in texts:
+        for line in t.splitlines():
+            if SPLAT_RE.search(line):
+                out.append(line.strip())
+    return out
+
+
+def reclaim_times(rss, t_free, freed_kib, fractions=(0.5, 0.9)):
+    """Seconds from t_free until the RSS fell by fraction * freed_kib.
+
+    rss: [(t, kib)] samples on the host clock. The reference is the RSS
+    at the last sample before t_free. None where the drop never happened.
+    """
+    before = [k for t, k in rss if t <= t_free]
+    if not before:
+        return {f: None for f in fractions}
+    ref = before[-1]
+    res = {}
+    for f in fractions:
+        target = ref - f * freed_kib
+        res[f] = next((t - t_free for t, k in rss
+                       if t > t_free and k <= target), None)
+    return res
+
+
+def run(kernel, initrd, scenario, out, accel=None, **kw):
+    """Run a scenario; see _run for the arguments.
+
+    With accel=None, KVM is used when /dev/kvm opens. Some hosts (nested
+    or sandboxed) hand out a /dev/kvm that cannot run a guest; then the
+    run is repeated under TCG and result["kvm_fallback"] says why.
+    """
+    global _kvm_failed
+    r = None
+    if accel is None and kvm_usable():
+        try:
+            r = _run(kernel, initrd, scenario, out, accel="kvm",
+                     kvm_probe=True, **kw)
+        except KvmBroken as e:
+            _kvm_failed = str(e)
+    if r is None:
+        r = _run(kernel, initrd, scenario, out, accel=accel or "tcg", **kw)
+        if _kvm_failed and accel is None:
+            r["kvm_fallback"] = _kvm_failed
+    with open(os.path.join(r["out"], "result.json"), "w") as f:
+        json.dump(r, f, indent=1)
+    return r
+
+
+def _kvm_error(path):
+    with open(path, errors="replace") as f:
+        for line in f:
+            if "KVM" in line or "kvm" in line:
+                return line.strip()
+    return None
+
+
+def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
+         env=None, append="", accel="tcg", extra_qemu=None, on_sample=None,
+         kvm_probe=False, balloon=True):
+    for what, path in (("kernel image", kernel), ("initramfs", initrd)):
+        if not os.path.isfile(path):
+            raise UsageError(f"{what} {path} not found (hint: make kernel guest)")
+    script = scenario_path(scenario)
+    qemu = qemu_binary()
+
+    out = os.path.abspath(out)
+    share = os.path.join(out, "share")
+    if os.path.exists(share):
+        shutil.rmtree(share)
+    os.makedirs(os.path.join(share, "out"))
+    shutil.copy(script, os.path.join(share, "scenario.sh"))
+    shutil.copy(os.path.join(SCENARIOS, "lib.sh"),
+                os.path.join(share, "scenario-lib.sh"))
+    with open(os.path.join(share, "scenario.env"), "w") as f:
+        for k, v in (env or {}).items():
+            f.write(f"{k}='{v}'\n")
+    console = os.path.join(out, "console.log")
+
+    # tsc=reliable: under TCG the clocksource watchdog finds the emulated
+    # TSC "skewed" against jiffies and falls back to a 4 ms jiffies clock,
+    # which would make every nanosecond the tracepoints measure useless.
+    cmdline = f"console=ttyS0 panic=-1 tsc=reliable {append}".strip()
+    cmd = [qemu, "-machine", f"q35,accel={accel}",
+           "-cpu", "host" if accel == "kvm" else "max",
+           "-m", str(mem), "-smp", str(smp),
+           "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
+           "-nodefaults", "-no-reboot", "-display", "none",
+           "-serial", f"file:{console}",
+           "-fsdev", f"local,id=share,path={share},security_model=none",
+           "-device", "virtio-9p-pci,fsdev=share,mount_tag=pagehint"]
+    if balloon:
+        cmd += ["-device", "virtio-balloon-pci,free-page-reporting=on"]
+    cmd += extra_qemu or []
+
+    result = {"kernel": os.path.abspath(kernel), "initrd": os.path.abspath(initrd),
+              "scenario": scenario, "env": env or {}, "accel": accel,
+              "mem_mib": mem, "smp": smp, "balloon": balloon, "qemu_cmd": cmd,
+              "markers": {}, "rss": []}
+    outdir = os.path.join(share, "out")
+    seen = set()
+    proc = None
+    t0 = time.monotonic()
+    timed_out = False
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with open(os.path.join(out, "qemu.stderr"), "wb") as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                    stdout=err, stderr=err,
+                                    preexec_fn=_die_with_parent)
+        result["qemu_pid"] = proc.pid
+        while True:
+            now = time.monotonic() - t0
+            k = rss_kib(proc.pid)
+            if k is not None:
+                result["rss"].append((round(now, 3), k))
+            for name in os.listdir(outdir):
+                if name not in seen:
+                    seen.add(name)
+                    result["markers"][name] = round(now, 3)
+            exited = proc.poll() is not None
+            if kvm_probe and "boot" not in seen and (exited or int(now * 20) % 10 == 0):
+                why = _kvm_error(os.path.join(out, "qemu.stderr"))
+                if why or exited:
+                    raise KvmBroken(why or f"QEMU exited {proc.returncode} under KVM")
+            if on_sample:
+                on_sample(now, k, result["markers"])
+            if proc.poll() is not None:
+                break
+            if now > timeout:
+                timed_out = True
+                break
+            time.sleep(SAMPLE_S)
+    finally:
+        if proc and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        signal.signal(signal.SIGTERM, old)
+
+    result["wall_s"] = round(time.monotonic() - t0, 3)
+    result["qemu_rc"] = proc.returncode
+    result["timed_out"] = timed_out
+
+    def read(name):
+        try:
+            with open(os.path.join(outdir, name), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    rc = read("rc")
+    result["guest_rc"] = int(rc) if rc and rc.strip().isdigit() else None
+    boot = read("boot")
+    result["guest_boot_s"] = float(boot) if boot else None
+    dmesg = read("dmesg.txt") or ""
+    with open(console, errors="replace") as f:
+        cons = f.read()
+    result["splats"] = sorted(set(find_splats(dmesg, cons)))
+    result["ok"] = (result["guest_rc"] == 0 and not timed_out
+                    and not result["splats"])
+    if result["guest_rc"] is None and not timed_out:
+        tail = [l for l in cons.splitlines() if "pagehint-init:" in l]
+        result["error"] = tail[-1] if tail else "guest died before writing out/rc"
+    elif timed_out:
+        result["error"] = f"timed out after {timeout} s"
+    elif result["guest_rc"] != 0:
+        result["error"] = f"scenario exited {result['guest_rc']} (see {outdir}/scenario.log)"
+    elif result["splats"]:
+        result["error"] = "kernel log: " + result["splats"][0]
+    result["outdir"] = outdir
+    result["out"] = out
+    return result
+
+
+def parse_env(items):
+    env = {}
+    for it in items:
+        k, sep, v = it.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) or "'" in v:
+            raise UsageError(f"bad --env '{it}' (hint: KEY=VALUE, no quotes)")
+        env[k] = v
+    return env
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="pagehint-vm", description=__doc__.split("\n\n")[0],
+        epilog="example: pagehint-vm --kernel build/kernel-default/arch/x86/"
+               "boot/bzImage --initrd build/guest/initramfs.cpio.gz "
+               "--scenario oneshot --env MIB=600 --out build/run")
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--scenario", required=True)
+    ap.add_argument("--out", default=None, help="result folder (default: a new temp dir)")
+    ap.add_argument("--mem", type=int, default=1024, help="guest MiB (1024)")
+    ap.add_argument("--smp", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--append", default="", help="extra kernel command line")
+    ap.add_argument("--accel", choices=("kvm", "tcg"))
+    ap.add_argument("--no-balloon", action="store_true",
+                    help="no virtio-balloon (the KUnit suite needs that)")
+    a = ap.parse_args(argv)
+    try:
+        out = a.out or tempfile.mkdtemp(prefix="pagehint-vm.")
+        r = run(a.kernel, a.initrd, a.scenario, out, accel=a.accel,
+                mem=a.mem, smp=a.smp, timeout=a.timeout,
+                env=parse_env(a.env), append=a.append,
+                balloon=not a.no_balloon)
+    except UsageError as e:
+        print(f"pagehint-vm: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pagehint-vm: interrupted, VM torn down", file=sys.stderr)
+        return 130
+    rss = [k for _, k in r["rss"]]
+    print(f"pagehint-vm: {r['accel']} boot {r['guest_boot_s']} s, "
+          f"wall {r['wall_s']} s, rss max {max(rss, default=0) // 1024} MiB "
+          f"end {rss[-1] // 1024 if rss else 0} MiB, results in {out}")
+    if not r["ok"]:
+        print(f"pagehint-vm: {r.get('error')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
