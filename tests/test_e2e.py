@@ -16,8 +16,12 @@ MIB = 1 << 20
 
 
 def after_free(run):
-    """page_hinting events recorded after memhog freed its memory."""
-    t = run.marker_guest_s("freed.1")
+    """page_hinting events from memhog's free on.
+
+    memhog marks "freed" once munmap() returns, and the free's request
+    event fires inside munmap(): count from "touched" (memory held, before
+    the free; nothing else runs in the guest meanwhile)."""
+    t = run.marker_guest_s("touched.1")
     return [e for e in run.events() if e.ts >= t]
 
 

@@ -28,12 +28,20 @@ def touched(patch):
     return old, new
 
 
+def created_by(patch):
+    """Files the patch creates (diffed against /dev/null)."""
+    with open(os.path.join(KDIR, patch)) as f:
+        return re.findall(r"^--- /dev/null\n\+\+\+ b/(\S+)", f.read(), re.M)
+
+
 @pytest.fixture(scope="module")
 def fresh_tree(tmp_path_factory):
     """The files the series touches, straight from Debian's tarball."""
     assert os.path.exists(TARBALL), f"{TARBALL} missing (hint: make deps)"
     d = tmp_path_factory.mktemp("linux")
-    files = sorted({f for p in series() for f in touched(p)[0]})
+    # Files an earlier patch of the series creates are not in the tarball.
+    created = {f for p in series() for f in created_by(p)}
+    files = sorted({f for p in series() for f in touched(p)[0]} - created)
     top = subprocess.run(["tar", "-tJf", TARBALL], capture_output=True,
                          text=True, check=True).stdout.split("\n", 1)[0].split("/")[0]
     subprocess.run(["tar", "-xJf", TARBALL, "-C", str(d), "--strip-components=1"]
