@@ -9,6 +9,9 @@ Configurations, interleaved in one invocation:
                     series adds to the free and allocation paths
   patched-balloon   the pagehint kernel with free page reporting on
                     (events off), for reference
+  patched-hintstat  as patched-balloon, with `hintstat -j 1` attached
+                    (all page_hinting events on, BPF programs running):
+                    the tool's cost, as a ratio to patched-balloon
 
 Each sample is one boot running REPS timed runs; the boot's median is the
 sample. Prints median [min..max] faults/s and the ratio to pristine.
@@ -23,18 +26,20 @@ import sys
 from benchlib import (BUILD, arg_parser, fmt, kernel, meta, pagehint_vm,
                       pick_configs, stats)
 
-CONFIGS = {
-    "pristine": ("pristine", False),
-    "patched": ("default", False),
-    "patched-balloon": ("default", True),
+CONFIGS = {  # name: (kernel flavour, balloon, hintstat attached)
+    "pristine": ("pristine", False, False),
+    "patched": ("default", False, False),
+    "patched-balloon": ("default", True, False),
+    "patched-hintstat": ("default", True, True),
 }
 
 
 def sample(name, i, out, seconds, mib, reps):
-    flavour, balloon = CONFIGS[name]
+    flavour, balloon, hintstat = CONFIGS[name]
     k, initrd = kernel(flavour)
     r = pagehint_vm.run(k, initrd, "pagefault", os.path.join(out, f"{name}-{i}"),
-                        env={"SECONDS": seconds, "MIB": mib, "REPS": reps},
+                        env={"SECONDS": seconds, "MIB": mib, "REPS": reps,
+                             "HINTSTAT": int(hintstat)},
                         balloon=balloon, timeout=120 + 2 * seconds * reps)
     if not r["ok"]:
         raise SystemExit(f"pagefault: {name} sample {i}: {r.get('error')}")
@@ -71,11 +76,14 @@ def main():
         json.dump(doc, f, indent=1)
     print(f"page_fault1-style throughput, {a.mib} MiB per loop "
           f"({doc['accel']}, {a.samples} boots x {a.reps} runs, median [min..max])")
-    base = summary.get("pristine")
+    # Each configuration against the one it adds a single thing to.
+    against = {"patched": "pristine", "patched-balloon": "pristine",
+               "patched-hintstat": "patched-balloon"}
     for n in names:
-        ratio = (f"  x{summary[n]['median'] / base['median']:.3f} vs pristine"
-                 if base else "")
-        print(f"{n:<16}{fmt(summary[n], 0):>32} faults/s{ratio}")
+        b = against.get(n)
+        ratio = (f"  x{summary[n]['median'] / summary[b]['median']:.3f} vs {b}"
+                 if b in summary else "")
+        print(f"{n:<17}{fmt(summary[n], 0):>31} faults/s{ratio}")
     print(f"results: {a.output}")
 
 
