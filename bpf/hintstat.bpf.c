@@ -15,24 +15,14 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "hintstat.h"
-#include "bits.bpf.h"
+#include "aggregate.h"
 
 /* Set by user space before load: stream every event to the ring buffer. */
 const volatile bool stream_events = false;
 
-struct hs_totals totals = {};
-struct hs_hist hists[HS_NR_HISTS] = {};
-struct hs_zo_stats zo_stats[HS_MAX_ZONES * HS_MAX_ORDERS] = {};
+/* Counters, histograms, the (zone, order) table: see aggregate.h. */
+struct hs_state st = {};
 char zone_names[HS_MAX_ZONES][HS_ZONE_NAME_LEN] = {};
-
-/* The batch between its fill and its react. */
-struct batch_ctx {
-	__u32 zone;
-	__u32 order;
-	__u32 valid;
-};
-
-static struct batch_ctx cur;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -67,52 +57,37 @@ static __always_inline void record_zone_name(struct zone *zone, int zi)
 				  BPF_CORE_READ(zone, name));
 }
 
-static __always_inline void hist_add(int id, __u64 v)
+/* Account an event and, when streaming, copy it to the ring buffer. */
+static __always_inline void emit(struct hs_event *e)
 {
-	struct hs_hist *h;
-	__u64 slot = v ? log2l(v) + 1 : 0;
+	struct hs_event *r;
 
-	if (id < 0 || id >= HS_NR_HISTS)
-		return;
-	h = &hists[id];
-	if (slot >= HS_MAX_SLOTS)
-		slot = HS_MAX_SLOTS - 1;
-	__sync_fetch_and_add(&h->slots[slot], 1);
-	__sync_fetch_and_add(&h->count, 1);
-	__sync_fetch_and_add(&h->sum, v);
-}
-
-static __always_inline struct hs_event *event_reserve(__u32 type)
-{
-	struct hs_event *e;
-
-	if (!stream_events)
-		return NULL;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		__sync_fetch_and_add(&totals.dropped_events, 1);
-		return NULL;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = type;
 	e->ts_ns = bpf_ktime_get_ns();
-	return e;
+	hs_account(&st, e);
+	if (!stream_events)
+		return;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&st.totals.dropped_events, 1);
+		return;
+	}
+	__builtin_memcpy(r, e, sizeof(*r));
+	bpf_ringbuf_submit(r, 0);
 }
+
+#define EVENT(name, t)						\
+	struct hs_event name;					\
+	__builtin_memset(&name, 0, sizeof(name));		\
+	name.type = t
 
 SEC("tp_btf/page_hinting_request")
 int BPF_PROG(hs_request, unsigned int old_state, bool queued)
 {
-	struct hs_event *e;
+	EVENT(e, HS_EV_REQUEST);
 
-	__sync_fetch_and_add(&totals.requests, 1);
-	if (queued)
-		__sync_fetch_and_add(&totals.requests_queued, 1);
-	e = event_reserve(HS_EV_REQUEST);
-	if (e) {
-		e->a = old_state;
-		e->flag = queued;
-		bpf_ringbuf_submit(e, 0);
-	}
+	e.a = old_state;
+	e.flag = queued;
+	emit(&e);
 	return 0;
 }
 
@@ -121,31 +96,16 @@ int BPF_PROG(hs_fill, struct zone *zone, unsigned int order, unsigned int mt,
 	     unsigned int entries, u64 bytes, u64 lock_ns)
 {
 	int zi = zone_index(zone);
-	struct hs_event *e;
+	EVENT(e, HS_EV_FILL);
 
-	__sync_fetch_and_add(&totals.fills, 1);
-	hist_add(HS_HIST_FILL_LOCK, lock_ns);
-
-	if (zi >= 0 && zi < HS_MAX_ZONES && order < HS_MAX_ORDERS) {
-		cur.zone = zi;
-		cur.order = order;
-		cur.valid = 1;
-		record_zone_name(zone, zi);
-	} else {
-		cur.valid = 0;
-		__sync_fetch_and_add(&totals.out_of_range, 1);
-	}
-
-	e = event_reserve(HS_EV_FILL);
-	if (e) {
-		e->zone = zi < 0 ? 0xffff : zi;
-		e->order = order;
-		e->mt = mt;
-		e->a = entries;
-		e->bytes = bytes;
-		e->ns = lock_ns;
-		bpf_ringbuf_submit(e, 0);
-	}
+	record_zone_name(zone, zi);
+	e.zone = zi < 0 ? 0xffff : zi;
+	e.order = order < 0xff ? order : 0xff;
+	e.mt = mt;
+	e.a = entries;
+	e.bytes = bytes;
+	e.ns = lock_ns;
+	emit(&e);
 	return 0;
 }
 
@@ -153,39 +113,13 @@ SEC("tp_btf/page_hinting_react")
 int BPF_PROG(hs_react, unsigned int entries, u64 bytes, u64 duration_ns,
 	     int err)
 {
-	struct hs_zo_stats *s;
-	struct hs_event *e;
-	__u32 idx;
+	EVENT(e, HS_EV_REACT);
 
-	__sync_fetch_and_add(&totals.reacts, 1);
-	if (err)
-		__sync_fetch_and_add(&totals.react_errors, 1);
-	hist_add(HS_HIST_REACT, duration_ns);
-
-	if (cur.valid) {
-		idx = cur.zone * HS_MAX_ORDERS + cur.order;
-		if (idx < HS_MAX_ZONES * HS_MAX_ORDERS) {
-			s = &zo_stats[idx];
-			if (err)
-				__sync_fetch_and_add(&s->failed_bytes, bytes);
-			else
-				__sync_fetch_and_add(&s->bytes, bytes);
-			__sync_fetch_and_add(&s->entries, entries);
-			__sync_fetch_and_add(&s->batches, 1);
-		}
-		cur.valid = 0;
-	} else {
-		__sync_fetch_and_add(&totals.unattributed, 1);
-	}
-
-	e = event_reserve(HS_EV_REACT);
-	if (e) {
-		e->a = entries;
-		e->bytes = bytes;
-		e->ns = duration_ns;
-		e->err = err;
-		bpf_ringbuf_submit(e, 0);
-	}
+	e.a = entries;
+	e.bytes = bytes;
+	e.ns = duration_ns;
+	e.err = err;
+	emit(&e);
 	return 0;
 }
 
@@ -193,22 +127,14 @@ SEC("tp_btf/page_hinting_drain")
 int BPF_PROG(hs_drain, unsigned int entries, unsigned int reported,
 	     unsigned int merged, int err, u64 lock_ns)
 {
-	struct hs_event *e;
+	EVENT(e, HS_EV_DRAIN);
 
-	__sync_fetch_and_add(&totals.drains, 1);
-	__sync_fetch_and_add(&totals.drain_reported, reported);
-	__sync_fetch_and_add(&totals.drain_merged, merged);
-	hist_add(HS_HIST_DRAIN_LOCK, lock_ns);
-
-	e = event_reserve(HS_EV_DRAIN);
-	if (e) {
-		e->a = entries;
-		e->b = reported;
-		e->c = merged;
-		e->err = err;
-		e->ns = lock_ns;
-		bpf_ringbuf_submit(e, 0);
-	}
+	e.a = entries;
+	e.b = reported;
+	e.c = merged;
+	e.err = err;
+	e.ns = lock_ns;
+	emit(&e);
 	return 0;
 }
 
@@ -217,27 +143,19 @@ int BPF_PROG(hs_cycle, struct zone *zone, unsigned int order, unsigned int mt,
 	     unsigned int isolated, unsigned int batches, bool budget_exhausted,
 	     u64 duration_ns, int err)
 {
-	struct hs_event *e;
-	int zi;
+	int zi = zone_index(zone);
+	EVENT(e, HS_EV_CYCLE);
 
-	__sync_fetch_and_add(&totals.cycles, 1);
-	if (budget_exhausted)
-		__sync_fetch_and_add(&totals.cycles_budget_exhausted, 1);
-	zi = zone_index(zone);
 	record_zone_name(zone, zi);
-
-	e = event_reserve(HS_EV_CYCLE);
-	if (e) {
-		e->zone = zi < 0 ? 0xffff : zi;
-		e->order = order;
-		e->mt = mt;
-		e->a = isolated;
-		e->b = batches;
-		e->flag = budget_exhausted;
-		e->ns = duration_ns;
-		e->err = err;
-		bpf_ringbuf_submit(e, 0);
-	}
+	e.zone = zi < 0 ? 0xffff : zi;
+	e.order = order < 0xff ? order : 0xff;
+	e.mt = mt;
+	e.a = isolated;
+	e.b = batches;
+	e.flag = budget_exhausted;
+	e.ns = duration_ns;
+	e.err = err;
+	emit(&e);
 	return 0;
 }
 
@@ -245,28 +163,203 @@ SEC("tp_btf/page_hinting_pass")
 int BPF_PROG(hs_pass, unsigned int batches, u64 bytes, u64 failed_bytes,
 	     u64 duration_ns, bool requeued, int err)
 {
-	struct hs_event *e;
+	EVENT(e, HS_EV_PASS);
 
-	__sync_fetch_and_add(&totals.passes, 1);
-	__sync_fetch_and_add(&totals.pass_batches, batches);
-	__sync_fetch_and_add(&totals.pass_bytes, bytes);
-	__sync_fetch_and_add(&totals.pass_failed_bytes, failed_bytes);
-	if (requeued)
-		__sync_fetch_and_add(&totals.passes_requeued, 1);
-	if (err)
-		__sync_fetch_and_add(&totals.passes_err, 1);
-	hist_add(HS_HIST_PASS, duration_ns);
+	e.a = batches;
+	e.bytes = bytes;
+	e.c64 = failed_bytes;
+	e.ns = duration_ns;
+	e.flag = requeued;
+	e.err = err;
+	emit(&e);
+	return 0;
+}
 
-	e = event_reserve(HS_EV_PASS);
-	if (e) {
-		e->a = batches;
-		e->bytes = bytes;
-		e->c64 = failed_bytes;
-		e->ns = duration_ns;
-		e->flag = requeued;
-		e->err = err;
-		bpf_ringbuf_submit(e, 0);
+/*
+ * Fallback for kernels without the series (hintstat loads these instead
+ * of the tp_btf programs above). Only two functions of mainline free page
+ * reporting stay out of line: page_reporting_process() (a pass, in a
+ * kworker, one at a time) and the device's report callback, virtio-
+ * balloon's virtballoon_free_page_report() (a batch, called from the
+ * pass). Their entry and exit give a pass event and a react event; no
+ * fill, drain, cycle or request, so no zone, order or lock hold.
+ */
+#define PAGE_REPORTING_REQUESTED	1	/* mm/page_reporting.c */
+#define SG_CHAIN			0x01UL	/* include/linux/scatterlist.h */
+#define SG_END				0x02UL
+#define SG_PAGE_LINK_MASK		(SG_CHAIN | SG_END)
+#define HS_SG_MAX			32	/* PAGE_REPORTING_CAPACITY */
+
+/* Globals, not static: clang would split a static struct in scalars. */
+struct hs_fb_pass fb_pass = {};
+struct hs_fb_react fb_react = {};
+/* kretprobe has no arguments: the pass's device, saved at entry. */
+__u64 fb_prdev = 0;
+
+/*
+ * Bytes in the nents entries of a scatterlist, walked like sg_next():
+ * stop at the entry marked last, follow a chain entry. Reporting hands
+ * a plain array of at most PAGE_REPORTING_CAPACITY entries.
+ */
+static __always_inline __u64 sg_bytes(__u64 sg, __u32 nents)
+{
+	__u64 link_off = bpf_core_field_offset(struct scatterlist, page_link);
+	__u64 len_off = bpf_core_field_offset(struct scatterlist, length);
+	__u64 size = bpf_core_type_size(struct scatterlist);
+	unsigned long link;
+	__u64 bytes = 0;
+	__u32 len, i;
+
+	/* One path per entry, so the verifier's walk stays linear. */
+	for (i = 0; i < HS_SG_MAX; i++) {
+		if (i >= nents || !sg ||
+		    bpf_probe_read_kernel(&link, sizeof(link),
+					  (void *)(sg + link_off)))
+			break;
+		if (link & SG_CHAIN) {
+			/* A chain entry holds no data: go where it points. */
+			sg = link & ~SG_PAGE_LINK_MASK;
+			if (!sg || bpf_probe_read_kernel(&link, sizeof(link),
+							 (void *)(sg + link_off)))
+				break;
+		}
+		len = 0;
+		bpf_probe_read_kernel(&len, sizeof(len), (void *)(sg + len_off));
+		bytes += len;
+		if (link & SG_END)
+			break;
+		sg += size;
 	}
+	return bytes;
+}
+
+/* A kernel pointer as a plain number, for arithmetic the verifier allows. */
+static __always_inline __u64 addr_of(const void *p)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &p);
+	return v;
+}
+
+static __always_inline void fb_pass_enter(__u64 work)
+{
+	/* work is &prdev->work.work; a delayed_work starts with its work. */
+	fb_prdev = work - bpf_core_field_offset(struct page_reporting_dev_info,
+						work);
+	__builtin_memset(&fb_pass, 0, sizeof(fb_pass));
+	fb_pass.start_ns = bpf_ktime_get_ns();
+	fb_pass.active = 1;
+}
+
+static __always_inline void fb_pass_exit(void)
+{
+	__u64 now = bpf_ktime_get_ns();
+	int state;
+	EVENT(e, HS_EV_PASS);
+
+	if (!fb_pass.active)
+		return;		/* attached in the middle of a pass */
+	fb_pass.active = 0;
+	e.a = fb_pass.batches;
+	e.bytes = fb_pass.bytes;
+	e.c64 = fb_pass.failed_bytes;
+	e.ns = now - fb_pass.start_ns;
+	/* Another request came during the pass: it is queued again. */
+	if (fb_prdev &&
+	    !bpf_probe_read_kernel(&state, sizeof(state),
+				   (void *)(fb_prdev + bpf_core_field_offset(
+				   struct page_reporting_dev_info, state))))
+		e.flag = state == PAGE_REPORTING_REQUESTED;
+	emit(&e);
+}
+
+static __always_inline void fb_react_enter(__u64 sg, unsigned int nents)
+{
+	fb_react.bytes = sg_bytes(sg, nents);
+	fb_react.nents = nents;
+	fb_react.start_ns = bpf_ktime_get_ns();
+	fb_react.active = 1;
+}
+
+static __always_inline void fb_react_exit(int err)
+{
+	__u64 now = bpf_ktime_get_ns();
+	EVENT(e, HS_EV_REACT);
+
+	if (!fb_react.active)
+		return;
+	fb_react.active = 0;
+	e.a = fb_react.nents;
+	e.bytes = fb_react.bytes;
+	e.ns = now - fb_react.start_ns;
+	e.err = err;
+	if (fb_pass.active) {
+		fb_pass.batches++;
+		if (err)
+			fb_pass.failed_bytes += e.bytes;
+		else
+			fb_pass.bytes += e.bytes;
+	}
+	emit(&e);
+}
+
+SEC("fentry/page_reporting_process")
+int BPF_PROG(fb_pass_fentry, struct work_struct *work)
+{
+	fb_pass_enter(addr_of(work));
+	return 0;
+}
+
+SEC("fexit/page_reporting_process")
+int BPF_PROG(fb_pass_fexit, struct work_struct *work)
+{
+	fb_pass_exit();
+	return 0;
+}
+
+SEC("fentry/virtballoon_free_page_report")
+int BPF_PROG(fb_react_fentry, struct page_reporting_dev_info *pr,
+	     struct scatterlist *sg, unsigned int nents)
+{
+	fb_react_enter(addr_of(sg), nents);
+	return 0;
+}
+
+SEC("fexit/virtballoon_free_page_report")
+int BPF_PROG(fb_react_fexit, struct page_reporting_dev_info *pr,
+	     struct scatterlist *sg, unsigned int nents, int ret)
+{
+	fb_react_exit(ret);
+	return 0;
+}
+
+SEC("kprobe/page_reporting_process")
+int BPF_KPROBE(fb_pass_kprobe, struct work_struct *work)
+{
+	fb_pass_enter(addr_of(work));
+	return 0;
+}
+
+SEC("kretprobe/page_reporting_process")
+int BPF_KRETPROBE(fb_pass_kretprobe)
+{
+	fb_pass_exit();
+	return 0;
+}
+
+SEC("kprobe/virtballoon_free_page_report")
+int BPF_KPROBE(fb_react_kprobe, struct page_reporting_dev_info *pr,
+	       struct scatterlist *sg, unsigned int nents)
+{
+	fb_react_enter(addr_of(sg), nents);
+	return 0;
+}
+
+SEC("kretprobe/virtballoon_free_page_report")
+int BPF_KRETPROBE(fb_react_kretprobe, int ret)
+{
+	fb_react_exit(ret);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
  * device calls and zone lock holds; or log2 histograms (-H), JSON lines
  * (-j), a Prometheus text file (--prom), or every event (-e).
  */
+#define _GNU_SOURCE
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -24,9 +29,18 @@
 #include <bpf/libbpf.h>
 #include "hintstat.h"
 #include "report.h"
+#include "record.h"
 #include "hintstat.skel.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+#define BALLOON_BTF "/sys/kernel/btf/virtio_balloon"
+#define BALLOON_FN "virtballoon_free_page_report"
+#define PASS_FN "page_reporting_process"
+#define MAX_LINKS 16
+
+enum hs_cmd { CMD_LIVE, CMD_RECORD, CMD_REPORT };
+/* --mode: which programs to load; auto tries them in this order. */
+enum { MODE_AUTO = -1 };
 
 static struct env {
 	double interval;
@@ -38,49 +52,79 @@ static struct env {
 	bool events;
 	bool bpf_stats;
 	bool verbose;
+	bool per_zone;
 	const char *prom;
+	const char *output;	/* record -o */
+	const char *input;	/* report FILE */
+	int mode;		/* enum hs_mode or MODE_AUTO */
+	enum hs_cmd cmd;
 	int npos;
 } env = {
 	.interval = 1,
 	.count = -1,
+	.mode = MODE_AUTO,
 };
 
 static volatile sig_atomic_t exiting;
 static struct hintstat_bpf *skel;
 static struct hs_snapshot names;	/* zone names for streamed events */
 static unsigned long long received[HS_NR_EVENT_TYPES];
+static struct bpf_link *links[MAX_LINKS];
+static FILE *rec;			/* record -o */
+static int rec_err;			/* first write error, -errno */
 
-const char *argp_program_version = "hintstat 0.1";
+const char *argp_program_version = "hintstat 0.2";
 const char *argp_program_bug_address = "the pagehint project's issue tracker";
 const char argp_program_doc[] =
 "Show free page reporting (page hinting) at work.\n"
 "\n"
-"USAGE: hintstat [-H] [-j] [-e] [-T] [--prom FILE] [-i SEC] [-d SEC]\n"
-"                [interval [count]]\n"
+"USAGE: hintstat [-H [-Z]] [-j] [-e] [-T] [--prom FILE|:PORT] [-i SEC]\n"
+"                [-d SEC] [--mode MODE] [interval [count]]\n"
+"       hintstat record -o FILE [the options above]\n"
+"       hintstat report FILE [-j | -H [-Z]] [--prom FILE]\n"
 "\n"
-"Needs root and a kernel with the page_hinting trace events (the pagehint\n"
-"series) and BTF. Bytes are attributed to the zone and to the order of the\n"
-"free list a batch was completed on. p50/p99 are upper bounds of log2\n"
-"buckets (the true value is at most that, more than half of it).\n"
+"Needs root and BTF. With the pagehint series' page_hinting trace events\n"
+"it shows everything (mode: tracepoints); on a stock kernel it falls back\n"
+"to fentry (else kprobes) on page_reporting_process and virtio-balloon's\n"
+"report callback: passes, batches, bytes, errors and the pass and device\n"
+"call times, '-' (JSON null) for the rest (mode: fallback). Bytes are\n"
+"attributed to the zone and to the order of the free list a batch was\n"
+"completed on. p50/p99 are upper bounds of log2 buckets (the true value\n"
+"is at most that, more than half of it).\n"
+"\n"
+"record streams every event to FILE (and prints what the live view\n"
+"prints); report replays FILE through the same aggregation and prints the\n"
+"totals, as the live view would have. Neither needs the other's kernel.\n"
 "\n"
 "EXAMPLES:\n"
 "    hintstat              # table every second until Ctrl-C\n"
 "    hintstat 5 3          # three 5-second intervals\n"
 "    hintstat -H -d 30     # log2 histograms each second for 30 s\n"
+"    hintstat -H -Z 10     # histograms per zone, every 10 s\n"
 "    hintstat -j           # one JSON object per interval\n"
 "    hintstat -j -e        # and every event, one JSON object each\n"
 "    hintstat --prom /run/pagehint.prom 10  # Prometheus file every 10 s\n"
+"    hintstat --prom :9669 # serve Prometheus on http://HOST:9669/metrics\n"
+"    hintstat --mode kprobe  # force the kprobe fallback\n"
+"    hintstat record -o ci.hsrec -d 60 > /dev/null  # record 60 s\n"
+"    hintstat report ci.hsrec -j  # its totals as one JSON line\n"
 "    hintstat -T -S        # timestamps, BPF run time per program\n";
 
 #define OPT_PROM 1000
+#define OPT_MODE 1001
 
 static const struct argp_option opts[] = {
 	{ "interval", 'i', "SEC", 0, "Print every SEC seconds (default 1)", 0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
 	{ "histogram", 'H', NULL, 0, "Print log2 histograms of the latencies", 0 },
+	{ "per-zone", 'Z', NULL, 0, "With -H: a histogram per zone", 0 },
 	{ "json", 'j', NULL, 0, "Print JSON lines instead of tables", 0 },
 	{ "events", 'e', NULL, 0, "Stream and print every event (ring buffer)", 0 },
-	{ "prom", OPT_PROM, "FILE", 0, "Write Prometheus text to FILE each interval", 0 },
+	{ "prom", OPT_PROM, "FILE|:PORT", 0,
+	  "Write Prometheus text to FILE each interval, or serve it on PORT", 0 },
+	{ "output", 'o', "FILE", 0, "record: the record file to write", 0 },
+	{ "mode", OPT_MODE, "MODE", 0,
+	  "auto (default), tracepoints, fentry or kprobe", 0 },
 	{ "timestamp", 'T', NULL, 0, "Include the wall-clock time", 0 },
 	{ "bpf-stats", 'S', NULL, 0, "Measure the BPF programs' run time", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 0 },
@@ -102,6 +146,45 @@ static double parse_secs(struct argp_state *state, const char *what,
 	return v;
 }
 
+/* --prom :PORT: 0 when arg names a file, else the port. */
+static int prom_port(const char *arg)
+{
+	char *end;
+	long v;
+
+	if (arg[0] != ':')
+		return 0;
+	errno = 0;
+	v = strtol(arg + 1, &end, 10);
+	if (errno || end == arg + 1 || *end || v < 1 || v > 65535)
+		return -1;
+	return (int)v;
+}
+
+static void check_combination(struct argp_state *state)
+{
+	if (env.json && env.hist)
+		argp_error(state, "-j and -H do not mix: JSON carries the histograms");
+	if (env.per_zone && !env.hist)
+		argp_error(state, "-Z needs -H: it splits the histograms by zone");
+	if (env.prom && prom_port(env.prom) < 0)
+		argp_error(state, "invalid --prom '%s': want a file or :PORT (1 to 65535)",
+			   env.prom);
+	if (env.cmd == CMD_RECORD && !env.output)
+		argp_error(state, "record needs -o FILE");
+	if (env.cmd != CMD_RECORD && env.output)
+		argp_error(state, "-o FILE is for hintstat record");
+	if (env.cmd == CMD_REPORT) {
+		if (!env.input)
+			argp_error(state, "report needs a record FILE");
+		if (env.events || env.bpf_stats || env.duration ||
+		    env.mode != MODE_AUTO || env.timestamp)
+			argp_error(state, "report takes only -j, -H, -Z and --prom FILE");
+		if (env.prom && prom_port(env.prom))
+			argp_error(state, "report writes --prom to a FILE, it serves no port");
+	}
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	char *end;
@@ -119,6 +202,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'H':
 		env.hist = true;
 		break;
+	case 'Z':
+		env.per_zone = true;
+		break;
 	case 'j':
 		env.json = true;
 		break;
@@ -134,12 +220,36 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'v':
 		env.verbose = true;
 		break;
+	case 'o':
+		if (!*arg)
+			argp_error(state, "-o needs a file name");
+		env.output = arg;
+		break;
 	case OPT_PROM:
 		if (!*arg)
-			argp_error(state, "--prom needs a file name");
+			argp_error(state, "--prom needs a file name or :PORT");
 		env.prom = arg;
 		break;
+	case OPT_MODE:
+		if (!strcmp(arg, "auto"))
+			env.mode = MODE_AUTO;
+		else if (!strcmp(arg, "tracepoints"))
+			env.mode = HS_MODE_TRACEPOINTS;
+		else if (!strcmp(arg, "fentry"))
+			env.mode = HS_MODE_FENTRY;
+		else if (!strcmp(arg, "kprobe"))
+			env.mode = HS_MODE_KPROBE;
+		else
+			argp_error(state, "invalid mode '%s': want auto, tracepoints, fentry or kprobe",
+				   arg);
+		break;
 	case ARGP_KEY_ARG:
+		if (env.cmd == CMD_REPORT) {
+			if (env.npos++)
+				argp_error(state, "unexpected argument '%s'", arg);
+			env.input = arg;
+			break;
+		}
 		if (env.npos == 0) {
 			env.interval = parse_secs(state, "interval", arg);
 		} else if (env.npos == 1) {
@@ -154,8 +264,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.npos++;
 		break;
 	case ARGP_KEY_END:
-		if (env.json && env.hist)
-			argp_error(state, "-j and -H do not mix: JSON carries the histograms");
+		check_combination(state);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -197,11 +306,21 @@ static const char * const tp_names[] = {
 	"request", "fill", "react", "drain", "cycle", "pass",
 };
 
-/* 0, or 1 after printing why hintstat cannot run on this kernel. */
-static int check_kernel(void)
+/* A function of the kernel or of a module, in BTF. */
+static bool btf_has_func(struct btf *btf, const char *name)
+{
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+}
+
+/*
+ * The mode to run in (enum hs_mode; the fallback modes are tried fentry
+ * first), or -1 after printing why hintstat cannot run on this kernel.
+ */
+static int detect_mode(void)
 {
 	char missing[128] = "", name[64];
-	struct btf *btf;
+	struct btf *btf, *mod = NULL;
+	bool pass_fn, balloon_fn;
 	size_t i;
 	int err;
 
@@ -209,14 +328,14 @@ static int check_kernel(void)
 		die_hint("build the kernel with CONFIG_DEBUG_INFO_BTF=y",
 			 "the kernel has no BTF (%s: %s)", VMLINUX_BTF,
 			 strerror(errno));
-		return 1;
+		return -1;
 	}
 	btf = btf__load_vmlinux_btf();
 	err = libbpf_get_error(btf);
 	if (err) {
 		die_hint("build the kernel with CONFIG_DEBUG_INFO_BTF=y",
 			 "cannot load the kernel's BTF: %s", strerror(-err));
-		return 1;
+		return -1;
 	}
 	for (i = 0; i < sizeof(tp_names) / sizeof(tp_names[0]); i++) {
 		snprintf(name, sizeof(name), "btf_trace_page_hinting_%s",
@@ -228,14 +347,153 @@ static int check_kernel(void)
 				sizeof(missing) - strlen(missing) - 1);
 		}
 	}
-	btf__free(btf);
-	if (missing[0]) {
-		die_hint("boot a kernel with the pagehint series (kernel/0001-mm-page_reporting-add-page_hinting-tracepoints.patch)",
+	if (!missing[0] && (env.mode == MODE_AUTO ||
+			    env.mode == HS_MODE_TRACEPOINTS)) {
+		btf__free(btf);
+		return HS_MODE_TRACEPOINTS;
+	}
+	if (env.mode == HS_MODE_TRACEPOINTS) {
+		btf__free(btf);
+		die_hint("boot a kernel with the pagehint series (kernel/0001-mm-page_reporting-add-page_hinting-tracepoints.patch), or use --mode auto",
 			 "the kernel lacks the pagehint series: no page_hinting tracepoint %s",
 			 missing);
-		return 1;
+		return -1;
 	}
+	/* Fallback: the pass in vmlinux, the report callback in its module. */
+	pass_fn = btf_has_func(btf, PASS_FN);
+	if (!access(BALLOON_BTF, R_OK)) {
+		mod = btf__parse_split(BALLOON_BTF, btf);
+		if (libbpf_get_error(mod))
+			mod = NULL;
+	}
+	balloon_fn = btf_has_func(mod, BALLOON_FN) || btf_has_func(btf, BALLOON_FN);
+	btf__free(mod);
+	btf__free(btf);
+	if (!pass_fn) {
+		die_hint("boot a kernel with the pagehint series, or one with CONFIG_PAGE_REPORTING=y",
+			 "neither the page_hinting tracepoints nor %s() are in this kernel",
+			 PASS_FN);
+		return -1;
+	}
+	if (!balloon_fn) {
+		die_hint("modprobe virtio_balloon, and give the VM -device virtio-balloon-pci,free-page-reporting=on",
+			 "no page_hinting tracepoints, and no free page reporting device to fall back on (%s() not found: virtio_balloon not loaded?)",
+			 BALLOON_FN);
+		return -1;
+	}
+	return env.mode == MODE_AUTO ? HS_MODE_FENTRY : env.mode;
+}
+
+/* The programs of a mode, by their section. */
+static bool prog_in_mode(const struct bpf_program *prog, int mode)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	switch (mode) {
+	case HS_MODE_TRACEPOINTS:
+		return !strncmp(sec, "tp_btf/", 7);
+	case HS_MODE_FENTRY:
+		return !strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6);
+	case HS_MODE_KPROBE:
+		return !strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10);
+	}
+	return false;
+}
+
+static void detach_all(void)
+{
+	int i;
+
+	for (i = 0; i < MAX_LINKS; i++) {
+		bpf_link__destroy(links[i]);
+		links[i] = NULL;
+	}
+}
+
+/*
+ * Open, load and attach the programs of one mode. 0, or -errno with
+ * *what saying which step failed (the object is destroyed then).
+ */
+static int load_mode(int mode, struct hintstat_bpf **out, const char **what)
+{
+	struct bpf_program *prog;
+	struct hintstat_bpf *obj;
+	int err, n = 0;
+
+	*out = NULL;
+	obj = hintstat_bpf__open();
+	if (!obj) {
+		*what = "open";
+		return errno ? -errno : -EINVAL;
+	}
+	obj->rodata->stream_events = env.events || env.cmd == CMD_RECORD;
+	bpf_object__for_each_program(prog, obj->obj)
+		bpf_program__set_autoload(prog, prog_in_mode(prog, mode));
+	err = hintstat_bpf__load(obj);
+	if (err) {
+		*what = "load";
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, obj->obj) {
+		if (!prog_in_mode(prog, mode))
+			continue;
+		if (n >= MAX_LINKS) {
+			err = -E2BIG;
+			*what = "attach";
+			goto fail;
+		}
+		links[n] = bpf_program__attach(prog);
+		err = libbpf_get_error(links[n]);
+		if (err) {
+			links[n] = NULL;
+			*what = "attach";
+			goto fail;
+		}
+		n++;
+	}
+	*out = obj;
 	return 0;
+fail:
+	detach_all();
+	hintstat_bpf__destroy(obj);
+	return err;
+}
+
+/* Load the mode detect_mode() chose; fentry falls back to kprobe in auto. */
+static struct hintstat_bpf *load_bpf(int *mode)
+{
+	struct hintstat_bpf *obj;
+	const char *what = "";
+	int err;
+
+	err = load_mode(*mode, &obj, &what);
+	if (err && *mode == HS_MODE_FENTRY && env.mode == MODE_AUTO) {
+		if (env.verbose)
+			fprintf(stderr, "hintstat: fentry refused (%s: %s), trying kprobes\n",
+				what, strerror(-err));
+		*mode = HS_MODE_KPROBE;
+		err = load_mode(*mode, &obj, &what);
+	}
+	if (!err)
+		return obj;
+	if (!strcmp(what, "load"))
+		die_hint("rerun with -v for libbpf's log and the verifier's",
+			 "the kernel refused the BPF programs (mode %s): %s",
+			 hs_mode_name(*mode, false), strerror(-err));
+	else if (!strcmp(what, "attach"))
+		die_hint("rerun with -v for libbpf's log",
+			 "cannot attach the BPF programs (mode %s): %s",
+			 hs_mode_name(*mode, false), strerror(-err));
+	else
+		die_hint("rerun with -v for libbpf's log",
+			 "cannot open the BPF object: %s", strerror(-err));
+	return NULL;
+}
+
+static void rec_write(int err)
+{
+	if (err && !rec_err)
+		rec_err = err;
 }
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -247,6 +505,10 @@ static int handle_event(void *ctx, void *data, size_t len)
 		return 0;
 	if (e->type < HS_NR_EVENT_TYPES)
 		received[e->type]++;
+	if (rec)
+		rec_write(hs_rec_write_event(rec, e));
+	if (!env.events)
+		return 0;
 	/* A zone's name is recorded by its first fill, before its event. */
 	memcpy(names.zone_names, skel->bss->zone_names,
 	       sizeof(names.zone_names));
@@ -265,13 +527,14 @@ static double now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int run_mode;
+
 static void take_snapshot(struct hs_snapshot *s, const struct hintstat_bpf *obj)
 {
-	memcpy(&s->totals, &obj->bss->totals, sizeof(s->totals));
-	memcpy(s->hists, obj->bss->hists, sizeof(s->hists));
-	memcpy(s->zo, obj->bss->zo_stats, sizeof(s->zo));
+	hs_snapshot_from_state(s, &obj->bss->st);
 	memcpy(s->zone_names, obj->bss->zone_names, sizeof(s->zone_names));
 	memcpy(s->events, received, sizeof(s->events));
+	s->mode = run_mode;
 }
 
 /* Run count and time of each program (-S): a JSON member or a table. */
@@ -308,16 +571,153 @@ static void print_bpf_stats(FILE *f, const struct hintstat_bpf *obj, bool json)
 		fprintf(f, "}");
 }
 
+/*
+ * --prom :PORT: a minimal HTTP/1.0 responder, single-threaded, on a
+ * non-blocking socket the main loop polls. GET /metrics answers the
+ * exposition of the totals at that moment; a client gets at most a
+ * second to send its request line, then the connection is closed.
+ */
+static int http_fd = -1;
+
+static int http_listen(int port)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(port),
+				   .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in a4 = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_ANY) };
+	int fd, one = 1, zero = 0;
+
+	/* IPv6 and IPv4 on one socket; IPv4 alone where there is no IPv6. */
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		if (!bind(fd, (struct sockaddr *)&a6, sizeof(a6)) &&
+		    !listen(fd, 16))
+			return fd;
+		close(fd);
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a4, sizeof(a4)) || listen(fd, 16)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void http_send(int fd, const char *status, const char *type,
+		      const char *body, size_t len)
+{
+	char head[256];
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	size_t off = 0, n;
+	ssize_t w;
+	int hl;
+
+	hl = snprintf(head, sizeof(head),
+		      "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		      status, type, len);
+	/* Head then body, waiting at most a second for room each time. */
+	for (int part = 0; part < 2; part++) {
+		const char *buf = part ? body : head;
+
+		n = part ? len : (size_t)hl;
+		off = 0;
+		while (off < n) {
+			w = send(fd, buf + off, n - off, MSG_NOSIGNAL);
+			if (w > 0) {
+				off += w;
+				continue;
+			}
+			if (w < 0 && errno != EAGAIN && errno != EINTR)
+				return;
+			if (poll(&p, 1, 1000) <= 0)
+				return;
+		}
+	}
+}
+
+static void http_answer(int fd, const struct hintstat_bpf *obj)
+{
+	static struct hs_snapshot cur;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char req[2048], *body = NULL;
+	size_t used = 0, len = 0;
+	ssize_t r;
+	FILE *mem;
+	double until = now_mono() + 1;
+
+	while (used < sizeof(req) - 1 && !memmem(req, used, "\r\n\r\n", 4) &&
+	       !memmem(req, used, "\n\n", 2)) {
+		r = recv(fd, req + used, sizeof(req) - 1 - used, 0);
+		if (r > 0) {
+			used += r;
+			continue;
+		}
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+		if (now_mono() >= until || poll(&p, 1, 100) < 0)
+			break;
+	}
+	req[used] = '\0';
+	if (strncmp(req, "GET ", 4) && strncmp(req, "HEAD ", 5)) {
+		http_send(fd, "405 Method Not Allowed", "text/plain", "GET only\n", 9);
+		return;
+	}
+	if (strncmp(strchr(req, ' ') + 1, "/metrics", 8) ||
+	    !strchr(" ?", strchr(req, ' ')[9])) {
+		http_send(fd, "404 Not Found", "text/plain", "see /metrics\n", 13);
+		return;
+	}
+	take_snapshot(&cur, obj);
+	mem = open_memstream(&body, &len);
+	if (!mem)
+		return;
+	hs_print_prom(mem, &cur);
+	if (fclose(mem)) {
+		free(body);
+		return;
+	}
+	if (!strncmp(req, "HEAD ", 5))
+		len = 0;
+	http_send(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+		  body, len);
+	free(body);
+}
+
+/* Answer every connection waiting; never blocks on accept. */
+static void http_serve(const struct hintstat_bpf *obj)
+{
+	int fd, i;
+
+	for (i = 0; i < 16; i++) {
+		fd = accept4(http_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		http_answer(fd, obj);
+		close(fd);
+	}
+}
+
 static int print_interval(const struct hintstat_bpf *obj,
 			  struct hs_snapshot *prev, double *t_prev)
 {
 	static struct hs_snapshot cur, iv;
-	struct hs_interval_info info = { .events = env.events };
+	struct hs_interval_info info = {
+		.events = env.events || env.cmd == CMD_RECORD,
+	};
 	char clock[16];
 	double t = now_mono();
 	struct tm tm;
 	time_t wall;
-	int i, err;
+	int err;
 	char *extra = NULL;
 	size_t extra_len = 0;
 	FILE *mem;
@@ -345,15 +745,27 @@ static int print_interval(const struct hintstat_bpf *obj,
 		hs_print_json(stdout, &iv, &cur, &info);
 	} else {
 		hs_print_table(stdout, &iv, &info);
-		for (i = 0; env.hist && i < HS_NR_HISTS; i++) {
-			printf("\n");
-			hs_print_log2_hist(stdout, &iv.hists[i], hs_hist_title(i));
-		}
+		if (env.hist)
+			hs_print_hists(stdout, &iv, env.per_zone);
 		printf("\n");
 	}
 	fflush(stdout);
 	free(extra);
-	if (env.prom) {
+	if (rec) {
+		if (cur.totals.dropped_events != prev->totals.dropped_events)
+			rec_write(hs_rec_write_mark(rec, HS_REC_DROPPED,
+						    (unsigned long long)(t * 1e9),
+						    cur.totals.dropped_events));
+		if (fflush(rec))
+			rec_write(-errno);
+		if (rec_err) {
+			die_hint("check the free space and the file system",
+				 "cannot write %s: %s", env.output,
+				 strerror(-rec_err));
+			return 1;
+		}
+	}
+	if (env.prom && http_fd < 0) {
 		err = hs_write_prom_file(env.prom, &cur);
 		if (err) {
 			die_hint("check that the directory exists and is writable",
@@ -363,6 +775,93 @@ static int print_interval(const struct hintstat_bpf *obj,
 	}
 	*prev = cur;
 	*t_prev = t;
+	return 0;
+}
+
+/* hintstat report FILE: the record's totals, as the live view prints. */
+static int report(void)
+{
+	static struct hs_replay r;
+	struct hs_interval_info info = { .events = true };
+	char extra[256];
+	int err;
+
+	if (hs_replay_file(env.input, &r)) {
+		die_hint("give a file written by hintstat record -o; a damaged one must be recorded again",
+			 "%s", r.err);
+		return 1;
+	}
+	if (!r.complete)
+		fprintf(stderr, "hintstat: warning: %s has no end record: the recording was cut short, reporting the %llu events it holds\n",
+			env.input, r.records);
+	info.ts = r.end_ns / 1e9;
+	info.secs = (r.end_ns - r.hdr.start_ns) / 1e9;
+	if (env.json) {
+		snprintf(extra, sizeof(extra),
+			 "\"record\":{\"version\":%u,\"release\":\"%.*s\",\"records\":%llu,\"complete\":%s}",
+			 r.hdr.version, HS_REC_RELEASE_LEN, r.hdr.release,
+			 r.records, r.complete ? "true" : "false");
+		/* release came from uname: no quote or control character. */
+		if (!strpbrk(r.hdr.release, "\"\\"))
+			info.extra = extra;
+		hs_print_json(stdout, &r.snap, &r.snap, &info);
+	} else if (!env.prom || env.hist) {
+		printf("record %s: kernel %s, mode %s, %llu events, %llu dropped%s\n",
+		       env.input, r.hdr.release, hs_mode_name(r.hdr.mode, false),
+		       r.records, r.snap.totals.dropped_events,
+		       r.complete ? "" : ", cut short");
+		hs_print_table(stdout, &r.snap, &info);
+		if (env.hist)
+			hs_print_hists(stdout, &r.snap, env.per_zone);
+	}
+	if (env.prom) {
+		err = hs_write_prom_file(env.prom, &r.snap);
+		if (err) {
+			die_hint("check that the directory exists and is writable",
+				 "cannot write %s: %s", env.prom, strerror(-err));
+			return 1;
+		}
+	}
+	return fflush(stdout) ? 1 : 0;
+}
+
+/* record -o FILE: create it and write its header. 0 or 1 after a message. */
+static int record_start(double t_start)
+{
+	char zones[HS_MAX_ZONES][HS_ZONE_NAME_LEN];
+	struct utsname u;
+
+	rec = fopen(env.output, "wb");
+	if (!rec) {
+		die_hint("check that the directory exists and is writable",
+			 "cannot create %s: %s", env.output, strerror(errno));
+		return 1;
+	}
+	if (uname(&u))
+		strcpy(u.release, "?");
+	hs_zone_names_from_zoneinfo("/proc/zoneinfo", zones);
+	rec_write(hs_rec_write_header(rec, run_mode,
+				      (unsigned long long)(t_start * 1e9),
+				      (long long)time(NULL), u.release, zones));
+	return 0;
+}
+
+static int record_end(const struct hintstat_bpf *obj)
+{
+	int err;
+
+	rec_write(hs_rec_write_mark(rec, HS_REC_END,
+				    (unsigned long long)(now_mono() * 1e9),
+				    obj->bss->st.totals.dropped_events));
+	err = fclose(rec);
+	rec = NULL;
+	if (err)
+		rec_write(-errno);
+	if (rec_err) {
+		die_hint("check the free space and the file system",
+			 "cannot write %s: %s", env.output, strerror(-rec_err));
+		return 1;
+	}
 	return 0;
 }
 
@@ -377,55 +876,61 @@ int main(int argc, char **argv)
 	static struct hs_snapshot prev;
 	struct ring_buffer *rb = NULL;
 	struct hintstat_bpf *obj = NULL;
+	struct pollfd pfd[2];
 	double t_start, t_prev, next, end = 0, t;
-	int err, stats_fd = -1, rc = 1, timeout;
+	int err, stats_fd = -1, rc = 1, timeout, nfd, port = 0;
 	long printed = 0;
 
 	argp_err_exit_status = 2;
+	if (argc > 1 && !strcmp(argv[1], "record"))
+		env.cmd = CMD_RECORD;
+	else if (argc > 1 && !strcmp(argv[1], "report"))
+		env.cmd = CMD_REPORT;
+	if (env.cmd != CMD_LIVE) {
+		/* "hintstat record ..." parses like "hintstat ...". */
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return 2;
+	if (env.cmd == CMD_REPORT)
+		return report();
 
 	if (geteuid() != 0) {
 		die_hint("run it as root, e.g. sudo hintstat",
 			 "must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)");
 		return 1;
 	}
-	if (check_kernel())
+	run_mode = detect_mode();
+	if (run_mode < 0)
 		return 1;
 
 	libbpf_set_print(libbpf_print_fn);
 
-	obj = hintstat_bpf__open();
-	if (!obj) {
-		die_hint("rerun with -v for libbpf's log",
-			 "cannot open the BPF object: %s", strerror(errno));
+	obj = load_bpf(&run_mode);
+	if (!obj)
 		return 1;
-	}
-	obj->rodata->stream_events = env.events;
 	skel = obj;
-
-	err = hintstat_bpf__load(obj);
-	if (err) {
-		die_hint("rerun with -v for libbpf's log and the verifier's",
-			 "the kernel refused the BPF programs: %s",
-			 strerror(-err));
-		goto cleanup;
-	}
-	err = hintstat_bpf__attach(obj);
-	if (err) {
-		die_hint("rerun with -v for libbpf's log",
-			 "cannot attach to the page_hinting tracepoints: %s",
-			 strerror(-err));
-		goto cleanup;
-	}
-	if (env.events) {
+	if (env.events || env.cmd == CMD_RECORD) {
 		rb = ring_buffer__new(bpf_map__fd(obj->maps.events),
 				      handle_event, NULL, NULL);
 		if (!rb) {
 			die_hint("rerun with -v for libbpf's log",
 				 "cannot open the ring buffer: %s",
 				 strerror(errno));
+			goto cleanup;
+		}
+	}
+	if (env.prom)
+		port = prom_port(env.prom);
+	if (port > 0) {
+		http_fd = http_listen(port);
+		if (http_fd < 0) {
+			die_hint("choose a free port, e.g. --prom :9669",
+				 "cannot listen on port %d: %s", port,
+				 strerror(-http_fd));
 			goto cleanup;
 		}
 	}
@@ -443,9 +948,18 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	fprintf(stderr, "Tracing page hinting... Hit Ctrl-C to end.\n");
-
 	t_start = t_prev = now_mono();
+	if (env.cmd == CMD_RECORD && record_start(t_start))
+		goto cleanup;
+	fprintf(stderr, "hintstat: mode: %s\n", hs_mode_name(run_mode, false));
+	if (run_mode != HS_MODE_TRACEPOINTS)
+		fprintf(stderr, "hintstat: not measured in this mode, shown as '-': zone, order, requests, cycles, fill and drain lock hold\n");
+	if (env.cmd == CMD_RECORD)
+		fprintf(stderr, "Recording page hinting to %s... Hit Ctrl-C to end.\n",
+			env.output);
+	else
+		fprintf(stderr, "Tracing page hinting... Hit Ctrl-C to end.\n");
+
 	next = t_start + env.interval;
 	if (env.duration)
 		end = t_start + env.duration;
@@ -457,16 +971,29 @@ int main(int argc, char **argv)
 			double until = end && end < next ? end : next;
 
 			timeout = (int)((until - t) * 1000) + 1;
+			nfd = 0;
 			if (rb)
-				err = ring_buffer__poll(rb, timeout);
-			else
-				err = poll(NULL, 0, timeout);
-			if (err < 0 && errno != EINTR && err != -EINTR) {
-				fprintf(stderr, "hintstat: polling the ring buffer: %s\n",
+				pfd[nfd++] = (struct pollfd){
+					.fd = ring_buffer__epoll_fd(rb),
+					.events = POLLIN };
+			if (http_fd >= 0)
+				pfd[nfd++] = (struct pollfd){ .fd = http_fd,
+							      .events = POLLIN };
+			err = poll(pfd, nfd, timeout);
+			if (err < 0 && errno != EINTR) {
+				fprintf(stderr, "hintstat: polling: %s\n",
 					strerror(errno));
 				rc = 1;
 				break;
 			}
+			if (rb && ring_buffer__consume(rb) < 0 && !exiting) {
+				fprintf(stderr, "hintstat: reading the ring buffer: %s\n",
+					strerror(errno));
+				rc = 1;
+				break;
+			}
+			if (http_fd >= 0)
+				http_serve(obj);
 			continue;
 		}
 		if (rb)
@@ -484,11 +1011,18 @@ int main(int argc, char **argv)
 	}
 	if (env.bpf_stats && stats_fd >= 0 && !env.json)
 		print_bpf_stats(stdout, obj, false);
+	if (rec && record_end(obj))
+		rc = 1;
 
 cleanup:
+	if (rec)
+		fclose(rec);
+	if (http_fd >= 0)
+		close(http_fd);
 	if (stats_fd >= 0)
 		close(stats_fd);
 	ring_buffer__free(rb);
+	detach_all();
 	hintstat_bpf__destroy(obj);
 	return rc;
 }

@@ -84,6 +84,64 @@ enum hs_event_type {
 	HS_NR_EVENT_TYPES,
 };
 
+/* Record-file-only types (hintstat record): never from the BPF side. */
+#define HS_REC_DROPPED	0x100	/* bytes = ring buffer drops so far */
+#define HS_REC_END	0x101	/* bytes = drops in total; the last record */
+
+/*
+ * How the BPF side gets its events. Tracepoints: the pagehint series'
+ * page_hinting events. Fallback (stock kernels): a pass from entry/exit
+ * of page_reporting_process(), a batch from entry/exit of
+ * virtio-balloon's report callback, by fentry/fexit or kprobe/kretprobe.
+ */
+enum hs_mode {
+	HS_MODE_TRACEPOINTS,
+	HS_MODE_FENTRY,
+	HS_MODE_KPROBE,
+	HS_NR_MODES,
+};
+
+/*
+ * The batch between its fill and its react (valid), and the zone of the
+ * last fill, for the drain that follows the react (last_zone).
+ */
+struct hs_batch_ctx {
+	unsigned int zone;
+	unsigned int order;
+	unsigned int valid;
+	unsigned int last_zone;
+};
+
+/*
+ * Everything the aggregator (aggregate.h) keeps: in BPF .bss live, in
+ * user space when hintstat report replays a record file. zone_hists
+ * holds the react and lock-hold histograms per zone (-Z); its pass
+ * entries stay empty (a pass spans every zone).
+ */
+struct hs_state {
+	struct hs_totals totals;
+	struct hs_hist hists[HS_NR_HISTS];
+	struct hs_hist zone_hists[HS_MAX_ZONES][HS_NR_HISTS];
+	struct hs_zo_stats zo[HS_MAX_ZONES * HS_MAX_ORDERS];
+	struct hs_batch_ctx cur;
+};
+
+/* Fallback mode: the pass and the device call in progress. */
+struct hs_fb_pass {
+	unsigned long long start_ns;
+	unsigned long long bytes;
+	unsigned long long failed_bytes;
+	unsigned int batches;
+	unsigned int active;
+};
+
+struct hs_fb_react {
+	unsigned long long start_ns;
+	unsigned long long bytes;
+	unsigned int nents;
+	unsigned int active;
+};
+
 /*
  * One ring buffer record per trace event. Field use by type:
  *   request: a = old_state, flag = queued

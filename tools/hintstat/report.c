@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "aggregate.h"
 #include "report.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -67,16 +68,35 @@ const char *hs_event_name(int type)
 	return type >= 0 && type < HS_NR_EVENT_TYPES ? event_names[type] : "?";
 }
 
-/* Must match hist_add() in bpf/hintstat.bpf.c. */
+/* The slot the aggregator (aggregate.h, BPF and user space) uses. */
 unsigned int hs_slot(unsigned long long v)
 {
-	unsigned int slot = 0;
+	return hs_slot_of(v);
+}
 
-	while (v) {
-		slot++;
-		v >>= 1;
-	}
-	return slot < HS_MAX_SLOTS ? slot : HS_MAX_SLOTS - 1;
+const char *hs_mode_name(unsigned int mode, bool brief)
+{
+	static const char * const names[HS_NR_MODES][2] = {
+		[HS_MODE_TRACEPOINTS] = { "tracepoints", "tracepoints" },
+		[HS_MODE_FENTRY] = { "fallback (fentry)", "fentry" },
+		[HS_MODE_KPROBE] = { "fallback (kprobe)", "kprobe" },
+	};
+
+	return mode < HS_NR_MODES ? names[mode][brief] : "?";
+}
+
+bool hs_hist_avail(unsigned int mode, int id)
+{
+	return mode == HS_MODE_TRACEPOINTS || id == HS_HIST_PASS ||
+	       id == HS_HIST_REACT;
+}
+
+void hs_snapshot_from_state(struct hs_snapshot *s, const struct hs_state *st)
+{
+	memcpy(&s->totals, &st->totals, sizeof(s->totals));
+	memcpy(s->hists, st->hists, sizeof(s->hists));
+	memcpy(s->zone_hists, st->zone_hists, sizeof(s->zone_hists));
+	memcpy(s->zo, st->zo, sizeof(s->zo));
 }
 
 void hs_slot_range(unsigned int slot, unsigned long long *min,
@@ -145,8 +165,10 @@ void hs_snapshot_diff(struct hs_snapshot *out, const struct hs_snapshot *cur,
 	DIFF(hists);
 	DIFF(zo);
 	DIFF(events);
+	DIFF(zone_hists);
 #undef DIFF
 	memcpy(out->zone_names, cur->zone_names, sizeof(out->zone_names));
+	out->mode = cur->mode;
 }
 
 const char *hs_zone_name(const struct hs_snapshot *s, int zone, char *buf,
@@ -189,19 +211,32 @@ static bool zo_active(const struct hs_zo_stats *z)
 	return z->bytes || z->failed_bytes || z->entries || z->batches;
 }
 
+/* Fallback mode: no zone or order, the passes' sums in one row. */
+static void print_fallback_rows(FILE *f, const struct hs_totals *t,
+				double secs)
+{
+	fprintf(f, "%-8s %5s %11.3f %8.1f %8s %8llu %11.3f\n", "-", "-",
+		t->pass_bytes / MIB, t->pass_bytes / MIB / secs, "-",
+		t->pass_batches, t->pass_failed_bytes / MIB);
+}
+
 void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 		    const struct hs_interval_info *info)
 {
 	const struct hs_totals *t = &iv->totals;
 	unsigned long long bytes = 0, failed = 0, entries = 0, batches = 0;
 	double secs = info->secs > 0 ? info->secs : 1;
-	char name[32], p50[16], p99[16];
+	bool tp = iv->mode == HS_MODE_TRACEPOINTS;
+	char name[32], p50[16], p99[16], count[24];
 	unsigned long long v;
 	int z, o, i, rows = 0;
 
 	if (info->clock)
 		fprintf(f, "%s  ", info->clock);
-	fprintf(f, "interval %.2f s\n", info->secs);
+	fprintf(f, "interval %.2f s", info->secs);
+	if (!tp)
+		fprintf(f, "  mode %s", hs_mode_name(iv->mode, false));
+	fprintf(f, "\n");
 	for (z = 0; z < HS_MAX_ZONES; z++) {
 		for (o = 0; o < HS_MAX_ORDERS; o++) {
 			const struct hs_zo_stats *s = &iv->zo[z * HS_MAX_ORDERS + o];
@@ -222,31 +257,46 @@ void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 			batches += s->batches;
 		}
 	}
-	if (rows)
+	if (!tp && (t->passes || t->pass_batches)) {
+		fprintf(f, "%-8s %5s %11s %8s %8s %8s %11s\n", "ZONE", "ORDER",
+			"HINTED-MiB", "MiB/s", "ENTRIES", "BATCHES",
+			"FAILED-MiB");
+		print_fallback_rows(f, t, secs);
+	} else if (rows) {
 		fprintf(f, "%-8s %5s %11.3f %8.1f %8llu %8llu %11.3f\n",
 			"TOTAL", "", bytes / MIB, bytes / MIB / secs, entries,
 			batches, failed / MIB);
-	else
+	} else {
 		fprintf(f, "no batch reported\n");
-	fprintf(f, "passes %llu (requeued %llu, err %llu)  pass-MiB %.3f  "
-		"requests %llu", t->passes, t->passes_requeued, t->passes_err,
-		t->pass_bytes / MIB, t->requests);
+	}
+	fprintf(f, "passes %llu (requeued %llu, err ", t->passes,
+		t->passes_requeued);
+	if (tp)
+		fprintf(f, "%llu)  pass-MiB %.3f  requests %llu", t->passes_err,
+			t->pass_bytes / MIB, t->requests);
+	else
+		fprintf(f, "-)  pass-MiB %.3f  requests -", t->pass_bytes / MIB);
 	if (info->events)
 		fprintf(f, "  dropped %llu", t->dropped_events);
 	fprintf(f, "\n");
 	fprintf(f, "%-20s %8s %9s %9s\n", "LATENCY", "COUNT", "p50", "p99");
 	for (i = 0; i < HS_NR_HISTS; i++) {
 		const struct hs_hist *h = &iv->hists[i];
+		bool avail = hs_hist_avail(iv->mode, i);
 
-		if (hs_percentile(h, 50, &v))
+		if (avail && hs_percentile(h, 50, &v))
 			hs_fmt_ns(p50, sizeof(p50), v);
 		else
 			snprintf(p50, sizeof(p50), "-");
-		if (hs_percentile(h, 99, &v))
+		if (avail && hs_percentile(h, 99, &v))
 			hs_fmt_ns(p99, sizeof(p99), v);
 		else
 			snprintf(p99, sizeof(p99), "-");
-		fprintf(f, "%-20s %8llu %9s %9s\n", hist_titles[i], h->count,
+		if (avail)
+			snprintf(count, sizeof(count), "%llu", h->count);
+		else
+			snprintf(count, sizeof(count), "-");
+		fprintf(f, "%-20s %8s %9s %9s\n", hist_titles[i], count,
 			p50, p99);
 	}
 }
@@ -296,6 +346,35 @@ void hs_print_log2_hist(FILE *f, const struct hs_hist *h, const char *title)
 	}
 }
 
+void hs_print_hists(FILE *f, const struct hs_snapshot *iv, bool per_zone)
+{
+	char title[64], name[32];
+	int i, z;
+
+	for (i = 0; i < HS_NR_HISTS; i++) {
+		if (!hs_hist_avail(iv->mode, i)) {
+			fprintf(f, "\n%s (ns): - (not measured in mode %s)\n",
+				hist_titles[i], hs_mode_name(iv->mode, false));
+			continue;
+		}
+		if (!per_zone || i == HS_HIST_PASS ||
+		    iv->mode != HS_MODE_TRACEPOINTS) {
+			fprintf(f, "\n");
+			hs_print_log2_hist(f, &iv->hists[i], hist_titles[i]);
+			continue;
+		}
+		for (z = 0; z < HS_MAX_ZONES; z++) {
+			if (!iv->zone_hists[z][i].count && !iv->zone_names[z][0])
+				continue;
+			snprintf(title, sizeof(title), "%s, zone %s",
+				 hist_titles[i],
+				 hs_zone_name(iv, z, name, sizeof(name)));
+			fprintf(f, "\n");
+			hs_print_log2_hist(f, &iv->zone_hists[z][i], title);
+		}
+	}
+}
+
 static void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -334,32 +413,61 @@ static void json_hist(FILE *f, const struct hs_hist *h)
 	fputc(']', f);
 }
 
+#define TOT(name, field, tp_only) \
+	{ name, offsetof(struct hs_totals, field), tp_only }
+
+/* JSON counters in print order; tp_only: null in the fallback modes. */
+static const struct {
+	const char *name;
+	size_t off;
+	bool tp_only;
+} json_totals[] = {
+	TOT("passes", passes, false),
+	TOT("batches", pass_batches, false),
+	TOT("bytes", pass_bytes, false),
+	TOT("failed_bytes", pass_failed_bytes, false),
+	TOT("passes_requeued", passes_requeued, false),
+	TOT("passes_err", passes_err, true),
+	TOT("requests", requests, true),
+	TOT("requests_queued", requests_queued, true),
+	TOT("cycles", cycles, true),
+	TOT("cycles_budget_exhausted", cycles_budget_exhausted, true),
+	TOT("fills", fills, true),
+	TOT("reacts", reacts, false),
+	TOT("react_errors", react_errors, false),
+	TOT("drains", drains, true),
+	TOT("drain_reported", drain_reported, true),
+	TOT("drain_merged", drain_merged, true),
+	TOT("unattributed", unattributed, true),
+	TOT("out_of_range", out_of_range, true),
+	TOT("dropped_events", dropped_events, false),
+};
+
 static void json_counters(FILE *f, const struct hs_snapshot *s, bool events)
 {
-	const struct hs_totals *t = &s->totals;
+	bool tp = s->mode == HS_MODE_TRACEPOINTS;
 	char name[32];
+	size_t k;
 	int z, o, i, n = 0;
 
-	fprintf(f, "\"passes\":%llu,\"batches\":%llu,\"bytes\":%llu,"
-		"\"failed_bytes\":%llu,\"passes_requeued\":%llu,"
-		"\"passes_err\":%llu,\"requests\":%llu,\"requests_queued\":%llu,"
-		"\"cycles\":%llu,\"cycles_budget_exhausted\":%llu,"
-		"\"fills\":%llu,\"reacts\":%llu,\"react_errors\":%llu,"
-		"\"drains\":%llu,\"drain_reported\":%llu,\"drain_merged\":%llu,"
-		"\"unattributed\":%llu,\"out_of_range\":%llu,"
-		"\"dropped_events\":%llu,",
-		t->passes, t->pass_batches, t->pass_bytes, t->pass_failed_bytes,
-		t->passes_requeued, t->passes_err, t->requests,
-		t->requests_queued, t->cycles, t->cycles_budget_exhausted,
-		t->fills, t->reacts, t->react_errors, t->drains,
-		t->drain_reported, t->drain_merged, t->unattributed,
-		t->out_of_range, t->dropped_events);
+	for (k = 0; k < sizeof(json_totals) / sizeof(json_totals[0]); k++) {
+		fprintf(f, "\"%s\":", json_totals[k].name);
+		if (!tp && json_totals[k].tp_only)
+			fprintf(f, "null,");
+		else
+			fprintf(f, "%llu,", *(const unsigned long long *)
+				((const char *)&s->totals + json_totals[k].off));
+	}
 	if (events) {
 		fprintf(f, "\"events\":{");
 		for (i = 0; i < HS_NR_EVENT_TYPES; i++)
 			fprintf(f, "%s\"%s\":%llu", i ? "," : "",
 				event_names[i], s->events[i]);
 		fprintf(f, "},");
+	}
+	if (!tp) {
+		fprintf(f, "\"zones\":null");
+		return;
 	}
 	fprintf(f, "\"zones\":[");
 	for (z = 0; z < HS_MAX_ZONES; z++) {
@@ -386,7 +494,8 @@ void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 	unsigned long long v;
 	int i, p;
 
-	fprintf(f, "{\"version\":%d,", HS_JSON_VERSION);
+	fprintf(f, "{\"version\":%d,\"mode\":\"%s\",", HS_JSON_VERSION,
+		hs_mode_name(iv->mode, true));
 	if (info->clock) {
 		fprintf(f, "\"time\":");
 		json_str(f, info->clock);
@@ -397,18 +506,26 @@ void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 	fprintf(f, ",\"hist\":{");
 	for (i = 0; i < HS_NR_HISTS; i++) {
 		fprintf(f, "%s\"%s\":", i ? "," : "", hist_names[i]);
-		json_hist(f, &iv->hists[i]);
+		if (hs_hist_avail(iv->mode, i))
+			json_hist(f, &iv->hists[i]);
+		else
+			fprintf(f, "null");
 	}
 	fprintf(f, "},\"hist_sum\":{");
-	for (i = 0; i < HS_NR_HISTS; i++)
-		fprintf(f, "%s\"%s\":%llu", i ? "," : "", hist_names[i],
-			iv->hists[i].sum);
+	for (i = 0; i < HS_NR_HISTS; i++) {
+		fprintf(f, "%s\"%s\":", i ? "," : "", hist_names[i]);
+		if (hs_hist_avail(iv->mode, i))
+			fprintf(f, "%llu", iv->hists[i].sum);
+		else
+			fprintf(f, "null");
+	}
 	fprintf(f, "},\"percentiles\":{");
 	for (i = 0; i < HS_NR_HISTS; i++) {
 		fprintf(f, "%s\"%s\":{", i ? "," : "", hist_names[i]);
 		for (p = 0; p < 2; p++) {
 			fprintf(f, "%s\"%s\":", p ? "," : "", p ? "p99" : "p50");
-			if (hs_percentile(&iv->hists[i], p ? 99 : 50, &v))
+			if (hs_hist_avail(iv->mode, i) &&
+			    hs_percentile(&iv->hists[i], p ? 99 : 50, &v))
 				fprintf(f, "%llu", v);
 			else
 				fprintf(f, "null");
@@ -474,9 +591,13 @@ static void prom_counter(FILE *f, const char *name, const char *help,
 void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 {
 	const struct hs_totals *t = &s->totals;
+	bool tp = s->mode == HS_MODE_TRACEPOINTS;
 	unsigned long long cum, min, max;
 	int i, k;
 
+	/* What the mode cannot measure is left out (absent, not zero). */
+	if (!tp)
+		goto passes;
 	prom_zo(f, s, "pagehint_hinted_bytes_total",
 		"Bytes reported to the device without error, by zone and order of the free list a batch was completed on.",
 		offsetof(struct hs_zo_stats, bytes));
@@ -489,6 +610,7 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 	prom_zo(f, s, "pagehint_batches_total",
 		"Batches handed to the device, by zone and order.",
 		offsetof(struct hs_zo_stats, batches));
+passes:
 	prom_counter(f, "pagehint_passes_total",
 		     "Reporting passes that ended (page_hinting_pass).",
 		     t->passes);
@@ -501,15 +623,18 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 	prom_counter(f, "pagehint_pass_failed_bytes_total",
 		     "Bytes whose report failed, as summed by the passes.",
 		     t->pass_failed_bytes);
-	prom_counter(f, "pagehint_requests_total",
-		     "Reporting requests made by frees (page_hinting_request).",
-		     t->requests);
+	if (tp)
+		prom_counter(f, "pagehint_requests_total",
+			     "Reporting requests made by frees (page_hinting_request).",
+			     t->requests);
 	prom_counter(f, "pagehint_dropped_events_total",
 		     "Events hintstat's ring buffer had no room for.",
 		     t->dropped_events);
 	for (i = 0; i < HS_NR_HISTS; i++) {
 		const struct hs_hist *h = &s->hists[i];
 
+		if (!hs_hist_avail(s->mode, i))
+			continue;
 		prom_head(f, hist_prom[i], "histogram", hist_help[i]);
 		cum = 0;
 		/* Every finite log2 bucket, so the set never changes. */

@@ -21,6 +21,10 @@ struct hs_snapshot {
 	char zone_names[HS_MAX_ZONES][HS_ZONE_NAME_LEN];
 	/* Ring buffer records received by user space, per event type. */
 	unsigned long long events[HS_NR_EVENT_TYPES];
+	/* Per zone react and lock-hold histograms (-Z). */
+	struct hs_hist zone_hists[HS_MAX_ZONES][HS_NR_HISTS];
+	/* enum hs_mode: what the printers can show ("-"/null otherwise). */
+	unsigned int mode;
 };
 
 /* What the interval printers need besides the counters. */
@@ -44,6 +48,12 @@ void hs_snapshot_diff(struct hs_snapshot *out, const struct hs_snapshot *cur,
 		      const struct hs_snapshot *prev);
 
 const char *hs_hist_name(int id);	/* "pass_ns", ... */
+/* "tracepoints", "fallback (fentry)", ...; short: "fentry", ... */
+const char *hs_mode_name(unsigned int mode, bool brief);
+/* The mode measures this histogram (fallback: pass and react only). */
+bool hs_hist_avail(unsigned int mode, int id);
+/* The counters, histograms and table of an aggregator's state. */
+void hs_snapshot_from_state(struct hs_snapshot *s, const struct hs_state *st);
 const char *hs_hist_title(int id);	/* "pass duration", ... */
 const char *hs_event_name(int type);	/* "fill", ... */
 /* Zone name for a table index: the kernel's, or "zone<idx>". */
@@ -58,6 +68,8 @@ void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 		    const struct hs_interval_info *info);
 /* runqlat-style log2 histogram. */
 void hs_print_log2_hist(FILE *f, const struct hs_hist *h, const char *title);
+/* The histograms the mode measures; per zone too with per_zone (-Z). */
+void hs_print_hists(FILE *f, const struct hs_snapshot *iv, bool per_zone);
 /* One JSON object, one line: the interval and the totals since start. */
 void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 		   const struct hs_snapshot *total,
