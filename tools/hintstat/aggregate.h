@@ -20,6 +20,22 @@
 #define HS_ADD(p, v) __sync_fetch_and_add(p, v)
 
 /*
+ * v & (n - 1), n a power of two, for an index already known in range:
+ * in BPF an AND the compiler cannot drop or move to a copy of v, so the
+ * verifier sees the bound on the register used for the access.
+ */
+#ifdef __bpf__
+#define HS_BOUND(v, n) ({						\
+		unsigned long long __b = (v);				\
+		asm volatile("%[b] &= %[m]" : [b] "+r"(__b)		\
+			     : [m] "i"((n) - 1));			\
+		__b;							\
+	})
+#else
+#define HS_BOUND(v, n) ((v) & ((n) - 1))
+#endif
+
+/*
  * Histogram slot of v: 0 for 0, else floor(log2(v)) + 1, capped at the
  * last slot. Branch-light floor(log2()) for the verifier.
  */
@@ -64,7 +80,7 @@ static __always_inline void hs_hist_zone_add(struct hs_state *st, int id,
 		return;
 	hs_hist_add(&st->hists[id], v);
 	if (zone < HS_MAX_ZONES)
-		hs_hist_add(&st->zone_hists[zone][id], v);
+		hs_hist_add(&st->zone_hists[HS_BOUND(zone, HS_MAX_ZONES)][id], v);
 }
 
 /*
@@ -107,16 +123,16 @@ static __always_inline void hs_account(struct hs_state *st,
 		hs_hist_zone_add(st, HS_HIST_REACT,
 				 c->valid ? c->zone : HS_MAX_ZONES, e->ns);
 		if (c->valid) {
-			idx = c->zone * HS_MAX_ORDERS + c->order;
-			if (idx < HS_MAX_ZONES * HS_MAX_ORDERS) {
-				s = &st->zo[idx];
-				if (e->err)
-					HS_ADD(&s->failed_bytes, e->bytes);
-				else
-					HS_ADD(&s->bytes, e->bytes);
-				HS_ADD(&s->entries, e->a);
-				HS_ADD(&s->batches, 1);
-			}
+			/* fill checked zone < HS_MAX_ZONES, order < HS_MAX_ORDERS */
+			idx = HS_BOUND(c->zone * HS_MAX_ORDERS + c->order,
+				       HS_MAX_ZONES * HS_MAX_ORDERS);
+			s = &st->zo[idx];
+			if (e->err)
+				HS_ADD(&s->failed_bytes, e->bytes);
+			else
+				HS_ADD(&s->bytes, e->bytes);
+			HS_ADD(&s->entries, e->a);
+			HS_ADD(&s->batches, 1);
 			c->valid = 0;
 		} else {
 			HS_ADD(&t->unattributed, 1);

@@ -5,8 +5,10 @@
  *   hintstat_test             run the checks, TAP output, exit 1 on failure
  *   hintstat_test print WHAT  print a printer's output for the fixed
  *                             fixture (table, hist, json, prom, events,
- *                             events-json); tests/test_hintstat_unit.py
+ *                             events-json, fallback); tests/test_hintstat_unit.py
  *                             compares it with tools/hintstat/testdata/
+ *   hintstat_test record PATH write the record file of the event
+ *                             sequence below (hintstat report reads it)
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "aggregate.h"
+#include "record.h"
 #include "report.h"
 
 static int failures, tests;
@@ -240,6 +244,149 @@ static void test_prom_file(void)
 	free(got);
 }
 
+/*
+ * An event sequence touching every path of the aggregator: two zones,
+ * orders 9 and 10, a failed report, a react without a fill, a fill out
+ * of the table's range, requeued and failed passes.
+ */
+static int sequence(struct hs_event *ev, int max)
+{
+	static const struct {
+		unsigned int type, zone, order, a, b, c, flag;
+		int err;
+		unsigned long long bytes, ns, c64;
+	} s[] = {
+		{ HS_EV_REQUEST, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 },
+		{ HS_EV_REQUEST, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0 },
+		{ HS_EV_FILL, 0, 9, 6, 0, 0, 0, 0, 11 << 20, 1574396, 0 },
+		{ HS_EV_REACT, 0, 0, 6, 0, 0, 0, 0, 11 << 20, 300000, 0 },
+		{ HS_EV_DRAIN, 0, 0, 6, 6, 0, 0, 0, 0, 19757, 0 },
+		{ HS_EV_FILL, 0, 10, 32, 0, 0, 0, 0, 512 << 20, 1574496, 0 },
+		{ HS_EV_REACT, 0, 0, 32, 0, 0, 0, 0, 512 << 20, 4300000, 0 },
+		{ HS_EV_DRAIN, 0, 0, 32, 31, 1, 0, 0, 0, 39514, 0 },
+		{ HS_EV_CYCLE, 0, 10, 38, 2, 0, 1, 0, 0, 9000000, 0 },
+		{ HS_EV_PASS, 0, 0, 2, 0, 0, 1, 0, 523 << 20, 15495302, 0 },
+		{ HS_EV_FILL, 1, 10, 1, 0, 0, 0, 0, 2 << 20, 1574596, 0 },
+		{ HS_EV_REACT, 0, 0, 1, 0, 0, 0, -5, 2 << 20, 8300000, 0 },
+		{ HS_EV_DRAIN, 0, 0, 1, 0, 0, 0, -5, 0, 0, 0 },
+		{ HS_EV_REACT, 0, 0, 1, 0, 0, 0, 0, 4096, 1000, 0 },
+		{ HS_EV_FILL, 0xffff, 3, 1, 0, 0, 0, 0, 4096, 0, 0 },
+		{ HS_EV_REACT, 0, 0, 1, 0, 0, 0, 0, 4096, 1000, 0 },
+		{ HS_EV_CYCLE, 1, 10, 1, 1, 0, 0, -5, 0, 9100000, 0 },
+		{ HS_EV_PASS, 0, 0, 3, 0, 0, 0, -5, 8192, 7917911, 2 << 20 },
+	};
+	int i, n = sizeof(s) / sizeof(s[0]);
+
+	for (i = 0; i < n && i < max; i++) {
+		memset(&ev[i], 0, sizeof(ev[i]));
+		ev[i].type = s[i].type;
+		ev[i].ts_ns = 1000000000ULL + i * 1000000ULL;
+		ev[i].zone = s[i].zone;
+		ev[i].order = s[i].order;
+		ev[i].a = s[i].a;
+		ev[i].b = s[i].b;
+		ev[i].c = s[i].c;
+		ev[i].flag = s[i].flag;
+		ev[i].err = s[i].err;
+		ev[i].bytes = s[i].bytes;
+		ev[i].ns = s[i].ns;
+		ev[i].c64 = s[i].c64;
+	}
+	return i;
+}
+
+static char seq_zones[HS_MAX_ZONES][HS_ZONE_NAME_LEN] = { "DMA32", "Normal" };
+
+static int write_record(const char *path, int n_events, bool end)
+{
+	struct hs_event ev[32];
+	FILE *f = fopen(path, "wb");
+	int i, n = sequence(ev, 32), err;
+
+	if (!f)
+		return -errno;
+	if (n_events >= 0 && n_events < n)
+		n = n_events;
+	err = hs_rec_write_header(f, HS_MODE_TRACEPOINTS, 999000000ULL, 0,
+				  "6.12.0-test", seq_zones);
+	for (i = 0; !err && i < n; i++) {
+		err = hs_rec_write_event(f, &ev[i]);
+		if (!err && i == 5)
+			err = hs_rec_write_mark(f, HS_REC_DROPPED, ev[i].ts_ns, 3);
+	}
+	if (!err && end)
+		err = hs_rec_write_mark(f, HS_REC_END, 1100000000ULL, 7);
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+static void test_aggregator(void)
+{
+	static struct hs_state st;
+	static struct hs_replay r;
+	struct hs_event ev[32];
+	char path[] = "/tmp/hintstat-rec.XXXXXX";
+	int i, n = sequence(ev, 32), fd;
+
+	memset(&st, 0, sizeof(st));
+	for (i = 0; i < n; i++)
+		hs_account(&st, &ev[i]);
+	CHECK(st.totals.passes == 2 && st.totals.passes_requeued == 1 &&
+	      st.totals.passes_err == 1 && st.totals.pass_batches == 5 &&
+	      st.totals.pass_bytes == (523ULL << 20) + 8192 &&
+	      st.totals.pass_failed_bytes == 2 << 20,
+	      "pass events sum into the pass totals");
+	CHECK(st.totals.requests == 2 && st.totals.requests_queued == 1 &&
+	      st.totals.cycles == 2 && st.totals.cycles_budget_exhausted == 1,
+	      "requests and cycles are counted");
+	CHECK(st.zo[9].bytes == 11 << 20 && st.zo[9].entries == 6 &&
+	      st.zo[10].bytes == 512 << 20 && st.zo[10].batches == 1 &&
+	      st.zo[HS_MAX_ORDERS + 10].failed_bytes == 2 << 20 &&
+	      st.zo[HS_MAX_ORDERS + 10].bytes == 0,
+	      "a react goes to the zone/order of the fill before it");
+	CHECK(st.totals.unattributed == 2 && st.totals.out_of_range == 1 &&
+	      st.totals.react_errors == 1 && st.totals.reacts == 5,
+	      "reacts without a fill in range are unattributed (got %llu)",
+	      st.totals.unattributed);
+	CHECK(st.hists[HS_HIST_REACT].count == 5 &&
+	      st.zone_hists[0][HS_HIST_REACT].count == 2 &&
+	      st.zone_hists[1][HS_HIST_REACT].count == 1 &&
+	      st.zone_hists[1][HS_HIST_DRAIN_LOCK].slots[0] == 1 &&
+	      st.zone_hists[0][HS_HIST_FILL_LOCK].count == 2 &&
+	      st.hists[HS_HIST_FILL_LOCK].count == 4,
+	      "per-zone histograms follow the fill's zone");
+	CHECK(st.hists[HS_HIST_PASS].slots[hs_slot(15495302)] == 1 &&
+	      st.hists[HS_HIST_PASS].sum == 15495302 + 7917911,
+	      "pass durations land in their log2 slots");
+
+	fd = mkstemp(path);
+	if (fd < 0) {
+		CHECK(0, "mkstemp: %s", strerror(errno));
+		return;
+	}
+	close(fd);
+	CHECK(write_record(path, -1, true) == 0, "a record file is written");
+	CHECK(hs_replay_file(path, &r) == 0, "and read back (%s)", r.err);
+	CHECK(!memcmp(&r.st, &st, sizeof(st)) && r.records == (unsigned)n &&
+	      r.complete && r.snap.totals.dropped_events == 7 &&
+	      r.end_ns == 1100000000ULL,
+	      "replaying it gives the state of aggregating the events");
+	CHECK(!strcmp(r.snap.zone_names[1], "Normal") &&
+	      !strcmp(r.hdr.release, "6.12.0-test"),
+	      "the header carries zone names and the kernel release");
+	write_record(path, 4, false);
+	CHECK(hs_replay_file(path, &r) == 0 && !r.complete && r.records == 4,
+	      "a record without its end is read, flagged incomplete");
+	truncate(path, HS_REC_HEADER_SIZE + 10);
+	CHECK(hs_replay_file(path, &r) == -1 &&
+	      strstr(r.err, "truncated record at byte 512"),
+	      "a cut record is refused (%s)", r.err);
+	unlink(path);
+	CHECK(hs_replay_file(path, &r) == -1 && strstr(r.err, "cannot open"),
+	      "a missing file is refused (%s)", r.err);
+}
+
 static int print(const char *what)
 {
 	struct hs_interval_info info = {
@@ -271,6 +418,13 @@ static int print(const char *what)
 		memset(&iv, 0, sizeof(iv));
 		hs_print_json(stdout, &iv, &total, &info);
 	} else if (!strcmp(what, "prom")) {
+		hs_print_prom(stdout, &total);
+	} else if (!strcmp(what, "fallback")) {
+		/* What the fallback mode shows: '-' and null, no zone rows. */
+		total.mode = iv.mode = HS_MODE_FENTRY;
+		hs_print_table(stdout, &iv, &info);
+		hs_print_hists(stdout, &iv, false);
+		hs_print_json(stdout, &iv, &total, &info);
 		hs_print_prom(stdout, &total);
 	} else if (!strcmp(what, "events") || !strcmp(what, "events-json")) {
 		for (i = 0; i < HS_NR_EVENT_TYPES + 1; i++) {
@@ -304,6 +458,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "print"))
 		return print(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "record"))
+		return write_record(argv[2], -1, true) ? 1 : 0;
 	if (argc != 1) {
 		fprintf(stderr, "usage: hintstat_test [print WHAT]\n");
 		return 2;
@@ -313,6 +469,7 @@ int main(int argc, char **argv)
 	test_fmt_ns();
 	test_diff();
 	test_prom_file();
+	test_aggregator();
 	printf("1..%d\n", tests);
 	printf("%d passed, %d failed\n", tests - failures, failures);
 	return failures ? 1 : 0;

@@ -1,0 +1,252 @@
+"""hintstat's fallback mode end to end, on Debian's stock 6.12 kernel (no
+pagehint series): in the guest, hintstat -j (fentry on
+page_reporting_process and virtio-balloon's report callback) runs while
+memhog frees 523 MiB. The independent truth is the host: a bpftrace
+script on the syscall tracepoints, started before the VM boots and
+stopped after it, sees every madvise(MADV_DONTNEED) / fallocate
+(PUNCH_HOLE) QEMU makes. The bytes hintstat saw reported must equal the
+bytes QEMU discarded inside the guest-RAM mapping during hintstat's
+window, exactly. The same window is recorded with the kprobe fallback
+(hintstat record --mode kprobe) and replayed with hintstat report, on
+the host and in the guest: all must agree.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, GUEST_MIB, RUNS, need, run_vm
+
+pytestmark = pytest.mark.vm
+
+MIB = 1 << 20
+FREE_MIB = 523
+HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
+MADV_DONTNEED, MADV_REMOVE = 4, 9
+FALLOC_FL_PUNCH_HOLE = 0x02
+QEMU_COMM = "qemu-system-x86"   # comm is cut at 15 characters
+
+BPFTRACE = r'''
+BEGIN { printf("READY\n"); }
+tracepoint:syscalls:sys_enter_madvise /comm == "%(comm)s"/ {
+	printf("M %%d %%llu %%lu %%lu %%d\n", pid, nsecs, args->start,
+	       args->len_in, args->behavior);
+}
+tracepoint:syscalls:sys_enter_fallocate /comm == "%(comm)s"/ {
+	printf("F %%d %%llu %%d %%d %%lld %%lld\n", pid, nsecs, args->fd,
+	       args->mode, args->offset, args->len);
+}
+''' % {"comm": QEMU_COMM}
+
+
+def tracefs_ready():
+    if not os.path.isdir("/sys/kernel/tracing/events/syscalls"):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                       capture_output=True)
+    return os.path.isdir("/sys/kernel/tracing/events/syscalls")
+
+
+class HostDiscards:
+    """bpftrace on QEMU's discard syscalls, for the whole VM run."""
+
+    def __init__(self, path):
+        if not tracefs_ready():
+            pytest.fail("no syscall tracepoints in tracefs (hint: mount -t "
+                        "tracefs nodev /sys/kernel/tracing)", pytrace=False)
+        self.path = path
+        self.out = open(path, "w")
+        self.proc = subprocess.Popen(
+            [need("/usr/bin/bpftrace", "apt-get install bpftrace"), "-B", "none",
+             "-e", BPFTRACE], stdout=self.out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with open(path) as f:
+                if "READY" in f.read():
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        with open(path) as f:
+            pytest.fail(f"bpftrace did not start: {f.read()}", pytrace=False)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.out.close()
+
+    def records(self):
+        with open(self.path) as f:
+            for line in f:
+                p = line.split()
+                if p and p[0] in ("M", "F") and len(p) == 6:
+                    yield p[0], int(p[1]), int(p[2]) / 1e9, [int(x) for x in p[3:]]
+
+
+class QemuWatch:
+    """on_sample callback: finds this run's QEMU, its guest-RAM mapping,
+    and the runner's clock origin (markers are seconds since it)."""
+
+    def __init__(self, share, mem_mib):
+        self.share, self.size = share, mem_mib * MIB
+        self.pid = self.ram = self.t0 = self.error = None
+
+    def find_pid(self):
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = f.read().split(b"\0")
+            except OSError:
+                continue
+            if cmd and cmd[0].endswith(b"qemu-system-x86_64") and \
+                    any(self.share.encode() in a for a in cmd):
+                return int(d)
+        return None
+
+    def find_ram(self):
+        anon = []
+        with open(f"/proc/{self.pid}/maps") as f:
+            for line in f:
+                p = line.split()
+                lo, hi = (int(x, 16) for x in p[0].split("-"))
+                if len(p) == 5 or p[5].startswith("["):    # anonymous
+                    anon.append((lo, hi))
+        exact = [m for m in anon if m[1] - m[0] == self.size]
+        return exact[0] if len(exact) == 1 else None
+
+    def __call__(self, now, rss, markers):
+        if self.t0 is None:
+            self.t0 = time.monotonic() - now
+        if self.ram is not None or "boot" not in markers:
+            return
+        try:
+            self.pid = self.find_pid()
+            if self.pid:
+                self.ram = self.find_ram()
+        except OSError as e:    # never break the run; retried next sample
+            self.error = str(e)
+
+
+@pytest.fixture(scope="module")
+def stock_run(stock):
+    need(HINTSTAT, "make tools")
+    name = "hintstat-stock"
+    os.makedirs(os.path.join(RUNS, name), exist_ok=True)
+    watch = QemuWatch(os.path.join(RUNS, name, "share"), GUEST_MIB)
+    host = HostDiscards(os.path.join(RUNS, name, "bpftrace.txt"))
+    try:
+        run = run_vm(name, stock[0], stock[1], "hintstat-stock",
+                     {"MIB": FREE_MIB}, timeout=900, on_sample=watch)
+    finally:
+        host.stop()
+    run.assert_clean()
+    assert watch.pid == run.r["qemu_pid"], "found another QEMU"
+    assert watch.ram, f"no anonymous mapping of {GUEST_MIB} MiB in QEMU ({watch.error})"
+    return run, watch, host
+
+
+def json_lines(run, name):
+    return [json.loads(l) for l in run.file(name).splitlines()]
+
+
+def totals(run, name):
+    lines = [o for o in json_lines(run, name) if "interval_s" in o]
+    assert len(lines) >= 2, name
+    return lines, lines[-1]["total"]
+
+
+def test_modes_are_said(stock_run):
+    run, _, _ = stock_run
+    assert run.file("mode").strip() == "mode: fallback (fentry)"
+    assert "hintstat: mode: fallback (kprobe)" in run.file("record.err")
+    for name in ("watch.rc", "hintstat.rc", "record.rc", "report.rc"):
+        assert run.file(name).strip() == "0", (name, run.file(name[:-3] + ".err"))
+
+
+def test_fallback_bytes_equal_host_discards(stock_run):
+    run, watch, host = stock_run
+    _, t = totals(run, "hintstat.json")
+    lo, hi = watch.ram
+    start = watch.t0 + run.marker_host("window-start")
+    end = watch.t0 + run.marker_host("window-end")
+    inside = outside = punched = 0
+    for kind, pid, ts, a in host.records():
+        if pid != watch.pid or not start <= ts <= end:
+            continue
+        if kind == "M" and a[2] in (MADV_DONTNEED, MADV_REMOVE):
+            s, n = a[0], a[1]
+            overlap = max(0, min(s + n, hi) - max(s, lo))
+            inside += overlap
+            outside += n - overlap
+        elif kind == "F" and a[1] & FALLOC_FL_PUNCH_HOLE:
+            punched += a[3]
+    discarded = inside + punched
+    print(f"hintstat (fentry): {t['bytes']} bytes in {t['passes']} passes, "
+          f"{t['batches']} batches; host: {inside} bytes madvised inside guest "
+          f"RAM, {punched} punched, {outside} outside")
+    assert t["bytes"] >= FREE_MIB * MIB // 2, "the free was not reported"
+    assert t["bytes"] == discarded
+    assert t["failed_bytes"] == 0 and t["react_errors"] == 0
+    assert t["batches"] == t["reacts"]
+
+
+def test_fallback_shows_null_for_what_it_cannot_measure(stock_run):
+    run, _, _ = stock_run
+    lines, t = totals(run, "hintstat.json")
+    for o in lines:
+        assert o["mode"] == "fentry"
+        assert o["zones"] is None and o["total"]["zones"] is None
+        for k in ("requests", "fills", "drains", "cycles", "out_of_range"):
+            assert o[k] is None and o["total"][k] is None, k
+        assert o["hist"]["fill_lock_ns"] is None
+        assert o["hist"]["drain_lock_ns"] is None
+        assert o["percentiles"]["drain_lock_ns"] == {"p50": None, "p99": None}
+    passes = sum(b["count"] for o in lines for b in o["hist"]["pass_ns"])
+    reacts = sum(b["count"] for o in lines for b in o["hist"]["react_ns"])
+    assert passes == t["passes"] >= 1 and reacts == t["reacts"] >= 1
+
+
+def test_kprobe_record_and_reports_agree(stock_run):
+    run, _, _ = stock_run
+    _, fentry = totals(run, "hintstat.json")
+    _, live = totals(run, "record.json")
+    assert all(o["mode"] == "kprobe" for o in json_lines(run, "record.json"))
+    # The recorder ran longer (attached first, stopped last) over a quiet
+    # system: the same passes and bytes.
+    for k in ("passes", "batches", "bytes", "failed_bytes", "reacts"):
+        assert live[k] == fentry[k], k
+    # Its record, replayed in the guest and on the host, gives the totals
+    # its live view printed.
+    host = subprocess.run([HINTSTAT, "report", "-j",
+                           os.path.join(run.out, "hintstat.rec")],
+                          capture_output=True, text=True, timeout=60)
+    assert host.returncode == 0, host.stderr
+    for text in (run.file("report.json"), host.stdout):
+        rep = json.loads(text)
+        assert rep["mode"] == "kprobe" and rep["record"]["complete"]
+        assert rep["total"] == live
+        assert rep["total"]["dropped_events"] == 0
+
+
+def test_prometheus_over_http(stock_run):
+    run, _, _ = stock_run
+    assert run.file("wget.rc").strip() == "0"
+    assert run.file("wget404.rc").strip() != "0"
+    assert run.file("prom.rc").strip() == "0"
+    m = run.file("metrics.txt")
+    assert "# TYPE pagehint_passes_total counter" in m
+    assert "pagehint_pass_duration_seconds_count" in m
+    # Fallback: no per zone/order series, no lock hold histograms.
+    assert "pagehint_hinted_bytes_total" not in m
+    assert "pagehint_fill_lock_hold_seconds" not in m
