@@ -243,6 +243,7 @@ def test_prometheus_over_http(stock_run):
     run, _, _ = stock_run
     assert run.file("wget.rc").strip() == "0"
     assert run.file("wget404.rc").strip() != "0"
+    assert "404" in run.file("wget404.err")
     assert run.file("prom.rc").strip() == "0"
     m = run.file("metrics.txt")
     assert "# TYPE pagehint_passes_total counter" in m

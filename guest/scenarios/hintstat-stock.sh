@@ -77,12 +77,13 @@ hintstat report $OUT/hintstat.rec -j > $OUT/report.json 2> $OUT/report.err
 echo $? > $OUT/report.rc
 
 # --prom :PORT, fetched with busybox wget; then a path that is not there.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 hintstat --prom :9669 -d 30 > /dev/null 2> $OUT/prom.err &
 P=$!
 wait_attached $P $OUT/prom.err
-wget -q -O $OUT/metrics.txt http://127.0.0.1:9669/metrics
+wget -O $OUT/metrics.txt http://127.0.0.1:9669/metrics 2> $OUT/wget.err
 echo $? > $OUT/wget.rc
-wget -q -O /dev/null http://127.0.0.1:9669/nothing
+wget -O /dev/null http://127.0.0.1:9669/nothing 2> $OUT/wget404.err
 echo $? > $OUT/wget404.rc
 kill -TERM $P
 wait $P

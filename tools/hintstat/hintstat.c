@@ -903,11 +903,10 @@ int main(int argc, char **argv)
 			 "must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)");
 		return 1;
 	}
+	libbpf_set_print(libbpf_print_fn);
 	run_mode = detect_mode();
 	if (run_mode < 0)
 		return 1;
-
-	libbpf_set_print(libbpf_print_fn);
 
 	obj = load_bpf(&run_mode);
 	if (!obj)

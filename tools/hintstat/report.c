@@ -237,7 +237,8 @@ void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 	if (!tp)
 		fprintf(f, "  mode %s", hs_mode_name(iv->mode, false));
 	fprintf(f, "\n");
-	for (z = 0; z < HS_MAX_ZONES; z++) {
+	/* The fallback modes know no zone or order. */
+	for (z = 0; tp && z < HS_MAX_ZONES; z++) {
 		for (o = 0; o < HS_MAX_ORDERS; o++) {
 			const struct hs_zo_stats *s = &iv->zo[z * HS_MAX_ORDERS + o];
 
