@@ -186,3 +186,20 @@ def test_guest_usage_error(hs_run):
     err = hs_run.file("badarg.err").splitlines()
     assert err[0] == "hintstat: invalid interval '-1': want seconds, 0.001 to 86400"
     assert len(err) == 2 and "--help" in err[1]
+
+
+def test_record_report_equals_the_live_bpf_totals(hs_run, out):
+    """The same events aggregated by the BPF programs (record's live -j
+    view) and by hintstat report in user space (the same aggregate.h)."""
+    for name in ("record.rc", "report.rc"):
+        assert hs_run.file(name).strip() == "0", hs_run.file(name[:-3] + ".err")
+    live = [json.loads(l) for l in hs_run.file("record.json").splitlines()]
+    live = [o for o in live if "interval_s" in o][-1]["total"]
+    rep = json.loads(hs_run.file("report.json"))
+    assert rep["mode"] == "tracepoints" and rep["record"]["complete"]
+    assert rep["total"] == live
+    assert live["dropped_events"] == 0
+    # Attached before the window and stopped with -j -e: the same passes.
+    for k in ("passes", "batches", "bytes", "fills", "reacts", "drains",
+              "cycles", "zones"):
+        assert live[k] == out.total[k], k

@@ -5,6 +5,7 @@
 #   HOLD_MS   hold the touched memory before freeing (1000)
 #   INTERVAL  hintstat's interval in seconds (1)
 # Out: hintstat.json (-j -e -S: intervals, events, BPF run time),
+# hintstat.rec (record), record.json (its live view), report.json,
 # hintstat.txt (-H -T tables), hintstat.prom, trace.txt, *.rc, *.err.
 . /mnt/scenario-lib.sh
 MIB=${MIB:-523} HOLD_MS=${HOLD_MS:-1000} INTERVAL=${INTERVAL:-1}
@@ -25,10 +26,15 @@ hintstat -j -e -S --prom $OUT/hintstat.prom "$INTERVAL" \
 HS_JSON=$!
 hintstat -H -T "$INTERVAL" > $OUT/hintstat.txt 2> $OUT/hintstat-text.err &
 HS_TEXT=$!
-attached() { grep -q 'Tracing page hinting' "$1"; }
+# A record of the same window: report must print the live totals.
+hintstat record -o $OUT/hintstat.rec -j "$INTERVAL" > $OUT/record.json \
+	2> $OUT/record.err &
+HS_REC=$!
+attached() { grep -q 'Tracing page hinting\|Recording page hinting' "$1"; }
 i=0
-until attached $OUT/hintstat.err && attached $OUT/hintstat-text.err; do
-	for p in $HS_JSON $HS_TEXT; do
+until attached $OUT/hintstat.err && attached $OUT/hintstat-text.err &&
+      attached $OUT/record.err; do
+	for p in $HS_JSON $HS_TEXT $HS_REC; do
 		kill -0 $p 2>/dev/null && continue
 		echo "hintstat exited early"
 		cat $OUT/hintstat.err $OUT/hintstat-text.err
@@ -68,10 +74,14 @@ done
 echo done > $OUT/idle
 
 # Both print their last (partial) interval on SIGTERM and exit 0.
-kill -TERM $HS_JSON $HS_TEXT
+kill -TERM $HS_JSON $HS_TEXT $HS_REC
 wait $HS_JSON
 echo $? > $OUT/hintstat.rc
 wait $HS_TEXT
 echo $? > $OUT/hintstat-text.rc
+wait $HS_REC
+echo $? > $OUT/record.rc
+hintstat report $OUT/hintstat.rec -j > $OUT/report.json 2> $OUT/report.err
+echo $? > $OUT/report.rc
 cat $T/trace > $OUT/trace.txt
 exit 0
