@@ -6,7 +6,7 @@ pkgs=(
 	make gcc patch perl git bc bison flex cpio kmod xz-utils ccache
 	libssl-dev libelf-dev zlib1g-dev dwarves
 	linux-source-6.12
-	clang llvm libbpf-dev bpftool
+	clang llvm libbpf-dev bpftool bpftrace
 	qemu-system-x86 busybox-static
 	python3 python3-pytest python3-ply python3-git
 )
