@@ -35,6 +35,7 @@ static const char usage[] =
 "Usage: memhog [-m MIB] [-H MS] [-r N] [-p MS] [-M DIR]\n"
 "       memhog -c SECONDS [-m MIB] [-t THREADS] [-s SEED] [-M DIR]\n"
 "       memhog -f SECONDS [-m MIB]\n"
+"       memhog -F [-m MIB] [-H MS] [-M DIR]\n"
 "\n"
 "Allocate MIB of anonymous memory, touch every page, hold it, free it.\n"
 "\n"
@@ -48,6 +49,11 @@ static const char usage[] =
 "  -s SEED      churn random seed (1)\n"
 "  -f SECONDS   page-fault loop (will-it-scale page_fault1): map MIB,\n"
 "               write every page, unmap, repeat; prints faults per second\n"
+"  -F           fragmented free: touch MIB, then free every other page\n"
+"               of 7/8 of it (order-0 frees whose buddies stay in use)\n"
+"               and the last 1/8 in whole 4 MiB blocks (a few high\n"
+"               orders), hold MS, free the rest; phases frag-alloc,\n"
+"               frag-touched, frag-freed, frag-rest\n"
 "  -M DIR       write a marker file DIR/<phase>.<round> at each phase\n"
 "\n"
 "Each phase is also printed as a JSON line on stdout.\n"
@@ -56,7 +62,8 @@ static const char usage[] =
 "  memhog -m 600 -H 2000 -M /mnt/out   # one-shot: 600 MiB, hold 2 s\n"
 "  memhog -m 256 -r 5 -p 3000          # five rounds, 3 s apart\n"
 "  memhog -c 60 -m 400 -t 4            # one minute of churn\n"
-"  memhog -f 10 -m 128                 # page-fault throughput\n";
+"  memhog -f 10 -m 128                 # page-fault throughput\n"
+"  memhog -F -m 400 -H 8000 -M /mnt/out # fragmented free\n";
 
 static void die_usage(const char *msg, const char *arg)
 {
@@ -280,14 +287,82 @@ static int pagefault(unsigned long seconds, unsigned long mib)
 	return 0;
 }
 
+/*
+ * Fragmented free: the workload free page reporting is worst at. 7/8 of
+ * the region goes back one page out of two (MADV_DONTNEED, so the VMA
+ * stays whole; munmap where there is no madvise): order-0 frees whose
+ * neighbours stay allocated, so the buddy allocator cannot merge them
+ * into the orders reporting looks at. The last 1/8 goes back in whole
+ * 4 MiB blocks. After MS, everything is unmapped.
+ */
+#define FRAG_BLOCK (4 * MIB)
+
+static int fragmented(unsigned long mib, unsigned long hold_ms)
+{
+	size_t len = mib * MIB, high, low, off, order0 = 0;
+	bool use_munmap = false;
+	char *p;
+
+	if (mib < 8) {
+		fprintf(stderr, "memhog: -F needs at least 8 MiB\n");
+		return 2;
+	}
+	high = len / 8 / FRAG_BLOCK * FRAG_BLOCK;
+	if (!high)
+		high = FRAG_BLOCK;
+	low = len - high;
+	mark("frag-alloc", 1, mib);
+	p = map_touched(len);
+	if (!p) {
+		fprintf(stderr, "memhog: cannot allocate %lu MiB: %s\n",
+			mib, strerror(errno));
+		return 1;
+	}
+	mark("frag-touched", 1, mib);
+	sleep_ms(hold_ms);
+	for (off = page_size; off < low; off += 2 * page_size) {
+		/* Kernels without madvise (tinyconfig): unmap the page,
+		 * one VMA per hole, so -F stays below vm.max_map_count up
+		 * to about 450 MiB. */
+		if (use_munmap ? munmap(p + off, page_size) :
+		    madvise(p + off, page_size, MADV_DONTNEED)) {
+			if (!use_munmap && errno == ENOSYS) {
+				use_munmap = true;
+				off -= 2 * page_size;
+				continue;
+			}
+			fprintf(stderr, "memhog: freeing page %zu: %s\n",
+				off / page_size, strerror(errno));
+			return 1;
+		}
+		order0 += page_size;
+	}
+	if (munmap(p + low, high)) {
+		fprintf(stderr, "memhog: munmap: %s\n", strerror(errno));
+		return 1;
+	}
+	mark("frag-freed", 1, mib);
+	printf("{\"frag_order0_bytes\":%zu,\"frag_high_bytes\":%zu,"
+	       "\"frag_high_blocks\":%zu}\n", order0, high, high / FRAG_BLOCK);
+	fflush(stdout);
+	sleep_ms(hold_ms);
+	if (munmap(p, low)) {
+		fprintf(stderr, "memhog: munmap: %s\n", strerror(errno));
+		return 1;
+	}
+	mark("frag-rest", 1, mib);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long mib = 600, hold = 0, rounds = 1, pause = 0;
 	unsigned long churn_s = 0, threads = 2, seed = 1, fault_s = 0;
+	bool frag = false;
 	int opt;
 
 	page_size = sysconf(_SC_PAGESIZE);
-	while ((opt = getopt(argc, argv, "m:H:r:p:c:t:s:f:M:h")) != -1) {
+	while ((opt = getopt(argc, argv, "m:H:r:p:c:t:s:f:FM:h")) != -1) {
 		switch (opt) {
 		case 'm': mib = parse_ulong(optarg, 1UL << 30); break;
 		case 'H': hold = parse_ulong(optarg, 86400000); break;
@@ -297,6 +372,7 @@ int main(int argc, char **argv)
 		case 't': threads = parse_ulong(optarg, 256); break;
 		case 's': seed = parse_ulong(optarg, UINT_MAX); break;
 		case 'f': fault_s = parse_ulong(optarg, 86400); break;
+		case 'F': frag = true; break;
 		case 'M': mark_dir = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default:
@@ -312,5 +388,7 @@ int main(int argc, char **argv)
 		return churn(churn_s, mib, threads, seed);
 	if (fault_s)
 		return pagefault(fault_s, mib);
+	if (frag)
+		return fragmented(mib, hold);
 	return oneshot(mib, hold, rounds, pause);
 }
