@@ -64,3 +64,178 @@ def fmt(s, digits=2):
     if s is None:
         return "-"
     return f"{s['median']:.{digits}f} [{s['min']:.{digits}f}..{s['max']:.{digits}f}]"
+
+
+# ---- shared by bench.py, compare.py and dashboard.py ----------------------
+
+import json  # noqa: E402
+import math  # noqa: E402
+
+HISTORY = os.path.join(TOP, "bench", "history.jsonl")
+BASELINE = os.path.join(TOP, "bench", "baseline.json")
+
+# What each metric means and which way is worse. min_effect: the smallest
+# relative change flagged as a regression (TCG noise is large; see the
+# README for the measured spread these come from).
+METRICS = {
+    "oneshot.t50_s": ("s", "lower", 0.15, "free 600 MiB: host RSS -50 %"),
+    "oneshot.t90_s": ("s", "lower", 0.15, "free 600 MiB: host RSS -90 %"),
+    "oneshot.t90_vs_stock": ("x", "lower", 0.15, "t90 / stock t90, same iteration"),
+    "oneshot.hinted_mib": ("MiB", "higher", 0.10, "bytes hinted after the free"),
+    "oneshot.hint_mib_s": ("MiB/s", "higher", 0.15,
+                           "hinted / (last hinted interval - free), guest clock"),
+    "oneshot.discard_mib_s": ("MiB/s", "higher", 0.15,
+                              "host RSS drop / time to reach it (within 2 %)"),
+    "churn.footprint_mib": ("MiB", "lower", 0.10, "mean host RSS, churn + 10 s"),
+    "churn.hinted_mib": ("MiB", "higher", 0.25, "hinted during churn + tail"),
+    "churn.reuse_pct": ("%", "lower", 0.25, "hinted pages reused / hinted (vmstat)"),
+    "churn.allocs_per_s": ("1/s", "higher", 0.15, "memhog churn allocations per second"),
+    "frag.hinted_mib": ("MiB", "higher", 0.15, "hinted after the fragmented free"),
+    "frag.hint_pct": ("%", "higher", 0.15, "hinted / freed by the fragmented free"),
+    "frag.drop_mib": ("MiB", "higher", 0.15, "host RSS drop after the fragmented free"),
+    "run.lock_p99_us": ("us", "lower", 0.50, "zone lock hold p99 (fill+drain, log2 bucket)"),
+    "run.pass_p99_ms": ("ms", "lower", 0.50, "pass duration p99 (log2 bucket)"),
+    "run.bpf_ns_per_event": ("ns", "lower", 0.30, "hintstat BPF run time per event"),
+    "pagefault.faults_per_s": ("1/s", "higher", 0.05, "page_fault1-style throughput"),
+    "pagefault.vs_off": ("x", "higher", 0.05, "faults/s / hinting off, same iteration"),
+    "density.guests": ("guests", "higher", 0.20, "guests that fit the budget"),
+}
+
+
+def metric_info(key):
+    unit, better, min_effect, desc = METRICS.get(key, ("", "lower", 0.10, key))
+    return {"unit": unit, "better": better, "min_effect": min_effect, "desc": desc}
+
+
+def mean_sd(vals):
+    m = statistics.fmean(vals)
+    return m, (statistics.stdev(vals) if len(vals) > 1 else 0.0)
+
+
+def _betacf(a, b, x):
+    # Continued fraction of the regularized incomplete beta (Numerical Recipes).
+    qab, qap, qam = a + b, a + 1, a - 1
+    c, d = 1.0, 1 - qab * x / qap
+    d = 1 / (d if abs(d) > 1e-300 else 1e-300)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1 + aa * d
+        d = 1 / (d if abs(d) > 1e-300 else 1e-300)
+        c = 1 + aa / c if abs(1 + aa / c) > 1e-300 else 1e-300
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1 + aa * d
+        d = 1 / (d if abs(d) > 1e-300 else 1e-300)
+        c = 1 + aa / c if abs(1 + aa / c) > 1e-300 else 1e-300
+        de = d * c
+        h *= de
+        if abs(de - 1) < 1e-12:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    """Regularized incomplete beta I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    lbt = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+           + a * math.log(x) + b * math.log(1 - x))
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(lbt) * _betacf(a, b, x) / a
+    return 1 - math.exp(lbt) * _betacf(b, a, 1 - x) / b
+
+
+def welch(a, b):
+    """Welch's t-test: (t, dof, two-sided p). Needs >= 2 values per side."""
+    ma, sa = mean_sd(a)
+    mb, sb = mean_sd(b)
+    va, vb = sa * sa / len(a), sb * sb / len(b)
+    if va + vb == 0:
+        return (0.0 if ma == mb else math.copysign(math.inf, mb - ma),
+                len(a) + len(b) - 2, 1.0 if ma == mb else 0.0)
+    t = (mb - ma) / math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / ((va * va / (len(a) - 1) if len(a) > 1 else 0)
+                            + (vb * vb / (len(b) - 1) if len(b) > 1 else 0))
+    p = betainc(dof / 2, 0.5, dof / (dof + t * t))
+    return t, dof, p
+
+
+MIN_SAMPLES = 3
+ALPHA = 0.05
+
+
+def judge(base, head, key, min_effect=None, alpha=ALPHA):
+    """Compare two sample lists of one metric.
+
+    A change is flagged only with >= MIN_SAMPLES per side, Welch's test
+    significant at alpha AND the ranges not overlapping, and a relative
+    change of the medians above the metric's minimum effect. Direction
+    aware: 'regression' when it moved the worse way, 'improvement' else.
+    """
+    info = metric_info(key)
+    me = info["min_effect"] if min_effect is None else min_effect
+    base = [v for v in base if v is not None]
+    head = [v for v in head if v is not None]
+    r = {"n_base": len(base), "n_head": len(head), "status": "n/a",
+         "change": None, "p": None, "min_effect": me}
+    if not base or not head:
+        return r
+    mb, mh = statistics.median(base), statistics.median(head)
+    if mb:
+        r["change"] = (mh - mb) / abs(mb)
+    r["status"] = "same"
+    if len(base) < MIN_SAMPLES or len(head) < MIN_SAMPLES:
+        r["status"] = "few samples"
+        return r
+    r["p"] = welch(base, head)[2]
+    overlap = not (max(base) < min(head) or max(head) < min(base))
+    big = r["change"] is not None and abs(r["change"]) > me
+    if r["p"] < alpha and not overlap and big:
+        worse = (mh > mb) if info["better"] == "lower" else (mh < mb)
+        r["status"] = "regression" if worse else "improvement"
+    return r
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_times():
+    """(steal, total) jiffies of the host's /proc/stat cpu line."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[7] if len(v) > 7 else 0, sum(v[:8])
+
+
+def load_history(path=HISTORY):
+    runs = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        runs.append(json.loads(line))
+                    except ValueError as e:
+                        raise SystemExit(f"{path}:{n}: not JSON ({e})")
+    return runs
+
+
+def append_history(doc, path=HISTORY):
+    """One line per run: metadata and the samples, not the raw runs."""
+    keep = {k: doc[k] for k in ("commit", "time", "profile", "accel", "cpu",
+                                "nproc", "host", "steal_pct", "kernels",
+                                "configs", "samples") if k in doc}
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(keep, sort_keys=True) + "\n")

@@ -1,0 +1,411 @@
+#!/usr/bin/python3
+"""pagehint bench harness: hint throughput, time-to-reclaim, footprint,
+overhead and density, on the pagehint kernel and on Debian's unmodified
+6.12 kernel in the same run, with repeated samples.
+
+Hint scenarios (guest/scenarios/bench-hint.sh, one boot per sample, with
+hintstat attached): one-shot free of 600 MiB in a 1 GiB guest, steady
+churn, fragmented free. Configurations, interleaved (sample i of every
+configuration runs before sample i+1 of any):
+  stock      Debian's 6.12 kernel (mainline policy, no tunables)
+  mainline   pagehint kernel, mainline policy (delay 2000 ms, capacity 32,
+             order 9, hwm 0)
+  d100 cap8 o5 hwm32   pagehint kernel, one tunable changed each
+Allocation workload (page_fault1 style, bench/pagefault.py's configs):
+hinting off (no balloon), on, on with hintstat attached, and the pristine
+tree when built. Density: 1 GiB guests that touch and free 800 MiB,
+started one after another in a cgroup with a memory limit, with and
+without free page reporting.
+
+Profiles: full (make bench) and ci (make bench-ci: stock and mainline,
+one-shot only, 3 samples, then checked against bench/baseline.json).
+
+  bench/bench.py [--profile full|ci] [-n N] [--configs a,b] [--phases ...]
+                 [--no-pagefault] [--no-density] [--skip-missing]
+                 [-o FILE] [--history FILE] [--no-history]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from benchlib import (BUILD, HISTORY, TOP, append_history, cpu_model,
+                      cpu_times, kernel, meta, pagehint_vm)
+
+CONFIGS = {
+    "stock": ("stock", {}),
+    "mainline": ("default", {}),
+    "d100": ("default", {"DELAY_MS": 100}),
+    "cap8": ("default", {"CAPACITY": 8}),
+    "o5": ("default", {"ORDER": 5}),
+    "hwm32": ("default", {"HWM": 32}),
+}
+PF_CONFIGS = {  # ours: bench/pagefault.py's
+    "pristine": "pristine", "off": "patched", "on": "patched-balloon",
+    "hintstat": "patched-hintstat",
+}
+PROFILES = {
+    "full": {"samples": 5, "configs": list(CONFIGS), "phases": "oneshot churn frag",
+             "pagefault": ["pristine", "off", "on", "hintstat"], "density": True,
+             "env": {}},
+    "ci": {"samples": 3, "configs": ["stock", "mainline"], "phases": "oneshot",
+           "pagefault": [], "density": False, "env": {}},
+}
+MIB = 600
+GUEST_MIB = 1024
+HIST_KEYS = ("pass_ns", "react_ns", "fill_lock_ns", "drain_lock_ns")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---- parsing one hint run ---------------------------------------------------
+
+def read(outdir, name):
+    with open(os.path.join(outdir, name), errors="replace") as f:
+        return f.read()
+
+
+def jsonl(text):
+    return [json.loads(l) for l in text.splitlines() if l.strip().startswith("{")]
+
+
+def phase_ns(lines, phase):
+    return next((x["t_ns"] / 1e9 for x in lines if x.get("phase") == phase), None)
+
+
+def rss_at(rss, t):
+    before = [k for s, k in rss if s <= t]
+    return before[-1] if before else None
+
+
+def hist_merge(*hists):
+    """Sum bpftrace-shaped histograms ({min, max, count} lists)."""
+    acc = {}
+    for h in hists:
+        for b in h or []:
+            k = (b["min"], b["max"])
+            acc[k] = acc.get(k, 0) + b["count"]
+    return [{"min": k[0], "max": k[1], "count": c} for k, c in sorted(acc.items())]
+
+
+def hist_pct(h, q):
+    """Upper bound of the bucket holding the nearest-rank q-quantile."""
+    n = sum(b["count"] for b in h)
+    if not n:
+        return None
+    rank, seen = max(1, -(-int(q * n * 1000) // 1000)), 0
+    for b in h:
+        seen += b["count"]
+        if seen >= rank:
+            return b["max"]
+    return h[-1]["max"]
+
+
+def vmstat(text):
+    return {k: int(v) for k, v in (l.split() for l in text.splitlines() if l.strip())}
+
+
+def window_bytes(intervals, t0, t1):
+    """Hinted bytes of the intervals that ended in (t0, t1] (guest clock),
+    and the end of the last one that hinted anything."""
+    tot, last = 0, None
+    for x in intervals:
+        if t0 < x["ts"] <= t1:
+            tot += x["bytes"]
+            if x["bytes"]:
+                last = x["ts"]
+    return tot, last
+
+
+def parse_hint_run(r, freed_mib=MIB):
+    """Metrics of one bench-hint boot from the runner's result dict."""
+    out, m, rss = r["outdir"], r["markers"], r["rss"]
+    hs = [x for x in jsonl(read(out, "hintstat.json")) if "interval_s" in x]
+    res, MiB = {}, 1 << 20
+    end = hs[-1]["ts"] + 1 if hs else 0
+    if "freed.1" in m:  # one-shot
+        t = pagehint_vm.reclaim_times(rss, m["freed.1"], freed_mib * 1024)
+        ph = jsonl(read(out, "memhog-oneshot.json"))
+        tf = phase_ns(ph, "freed")
+        nxt = [phase_ns(jsonl(read(out, f)), p) for f, p in
+               (("memhog-churn.json", "churn"), ("memhog-frag.json", "frag-alloc"))
+               if os.path.exists(os.path.join(out, f))]
+        tend = min([x for x in nxt if x] or [end])
+        hinted, last = window_bytes(hs, tf, tend)
+        r0 = rss_at(rss, m["freed.1"])
+        r1 = rss_at(rss, m["quiet-oneshot"])
+        drop = r0 - r1
+        # Discard throughput: the drop, over the time to get within 2 %
+        # of it.
+        t_done = next((s - m["freed.1"] for s, k in rss
+                       if s > m["freed.1"] and k <= r1 + 0.02 * drop), None)
+        res.update({
+            "oneshot.t50_s": t[0.5], "oneshot.t90_s": t[0.9],
+            "oneshot.hinted_mib": hinted / MiB,
+            "oneshot.hint_mib_s": hinted / MiB / (last - tf) if last else None,
+            "oneshot.discard_mib_s": drop / 1024 / t_done if t_done else None,
+            "oneshot.drop_mib": drop / 1024,
+        })
+    if "churn-start" in m:
+        ph = jsonl(read(out, "memhog-churn.json"))
+        tail = float(r["env"].get("CHURN_TAIL", 10))
+        w0, w1 = m["churn-start"], m["churn-end"] + tail
+        win = [k for s, k in rss if w0 <= s <= w1]
+        t0, t1 = phase_ns(ph, "churn"), phase_ns(ph, "freed")
+        hinted, _ = window_bytes(hs, t0, t1 + tail)
+        v0, v1 = (vmstat(read(out, f"vmstat.churn.{i}")) for i in (0, 1))
+        rep = v1.get("page_hinting_reported", 0) - v0.get("page_hinting_reported", 0)
+        reu = v1.get("page_hinting_reused", 0) - v0.get("page_hinting_reused", 0)
+        stats = [x for x in ph if "churn_allocs" in x][0]
+        res.update({
+            "churn.footprint_mib": statistics.fmean(win) / 1024 if win else None,
+            "churn.hinted_mib": hinted / MiB,
+            "churn.reuse_pct": 100 * reu / rep if "page_hinting_reported" in v1 and rep else None,
+            "churn.allocs_per_s": stats["churn_allocs"] / (t1 - t0),
+        })
+    if "frag-freed.1" in m:
+        ph = jsonl(read(out, "memhog-frag.json"))
+        st = [x for x in ph if "frag_order0_bytes" in x][0]
+        freed = st["frag_order0_bytes"] + st["frag_high_bytes"]
+        hinted, _ = window_bytes(hs, phase_ns(ph, "frag-freed"), phase_ns(ph, "frag-rest"))
+        drop = rss_at(rss, m["frag-freed.1"]) - rss_at(rss, m["frag-rest.1"])
+        res.update({"frag.hinted_mib": hinted / MiB,
+                    "frag.hint_pct": 100 * hinted / freed,
+                    "frag.drop_mib": drop / 1024,
+                    "frag.freed_mib": freed / MiB})
+    hist = {k: hist_merge(*(x["hist"][k] for x in hs)) for k in HIST_KEYS}
+    lock = hist_merge(hist["fill_lock_ns"], hist["drain_lock_ns"])
+    p = hist_pct(lock, 0.99)
+    res["run.lock_p99_us"] = p / 1000 if p is not None else None
+    p = hist_pct(hist["pass_ns"], 0.99)
+    res["run.pass_p99_ms"] = p / 1e6 if p is not None else None
+    bs = hs[-1].get("bpf_stats") if hs else None
+    cnt = sum(v["run_cnt"] for v in (bs or {}).values())
+    res["run.bpf_ns_per_event"] = (sum(v["run_time_ns"] for v in bs.values()) / cnt
+                                   if cnt else None)
+    mode = hs[0].get("mode") if hs else None
+    return res, hist, mode
+
+
+# ---- running ----------------------------------------------------------------
+
+def hint_sample(name, i, outroot, phases, extra_env):
+    flavour, policy = CONFIGS[name]
+    k, initrd = kernel(flavour)
+    env = {"PHASES": phases, "MIB": MIB, **policy, **extra_env}
+    r = pagehint_vm.run(k, initrd, "bench-hint", os.path.join(outroot, f"{name}-{i}"),
+                        env=env, mem=GUEST_MIB, timeout=900)
+    if not r["ok"]:
+        raise SystemExit(f"bench: {name} sample {i}: {r.get('error')}")
+    res, hist, mode = parse_hint_run(r)
+    res["run.boot_s"] = r["guest_boot_s"]
+    res["run.wall_s"] = r["wall_s"]
+    return res, hist, mode, r
+
+
+def check_kernels(names, pf, skip_missing):
+    """Configs whose kernel exists; a clear error (or a skip) otherwise."""
+    keep, keep_pf = [], []
+    for n in names:
+        k = kernel(CONFIGS[n][0])
+        if all(os.path.exists(p) for p in k):
+            keep.append(n)
+        elif skip_missing:
+            log(f"bench: skipping {n}: {k[0]} missing")
+        else:
+            raise SystemExit(f"bench: {k[0]} or {k[1]} missing for '{n}' "
+                             f"(hint: make kernel guest stock, or --skip-missing)")
+    for n in pf:
+        fl = "pristine" if n == "pristine" else "default"
+        k = kernel(fl)[0]
+        if os.path.exists(k):
+            keep_pf.append(n)
+        elif skip_missing:
+            log(f"bench: skipping pagefault '{n}': {k} missing "
+                f"(hint: scripts/kernel.sh {fl})")
+        else:
+            raise SystemExit(f"bench: {k} missing for pagefault '{n}' "
+                             f"(hint: scripts/kernel.sh {fl}, or --skip-missing)")
+    return keep, keep_pf
+
+
+def run_density(hint, budget_mib, max_guests, outroot, touch_mib=800, settle_s=20):
+    """Start 1 GiB guests one after another in a memory cgroup limited to
+    budget_mib; each touches and frees touch_mib and stays up. Returns the
+    number that ran before the budget was exceeded (an OOM kill in the
+    cgroup, a failed guest) and the cgroup's counters."""
+    import cgroup_budget
+    k, initrd = kernel("default")
+    cg = cgroup_budget.Cgroup(f"pagehint-bench-{os.getpid()}", budget_mib << 20)
+    procs, fit, why = [], 0, None
+    try:
+        for g in range(max_guests):
+            out = os.path.join(outroot, f"density-{'hint' if hint else 'nohint'}-{g}")
+            share = os.path.join(out, "share")
+            cmd = [sys.executable, os.path.join(TOP, "vm", "pagehint_vm.py"),
+                   "--kernel", k, "--initrd", initrd, "--scenario", "bench-density",
+                   "--mem", str(GUEST_MIB), "--timeout", "900", "--out", out,
+                   "--env", f"MIB={touch_mib}", "--env", "HOLD_S=900"]
+            if not hint:
+                cmd.append("--no-balloon")
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, preexec_fn=cg.enter)
+            procs.append((p, share))
+            freed = os.path.join(share, "out", "freed.1")
+            t0 = time.monotonic()
+            while not os.path.exists(freed):
+                if p.poll() is not None or cg.exceeded():
+                    break
+                if time.monotonic() - t0 > 600:
+                    why = f"guest {g} did not free in 600 s"
+                    break
+                time.sleep(0.2)
+            if not why and not cg.exceeded() and p.poll() is None:
+                # Let reporting hand the freed memory back (or not).
+                t1 = time.monotonic()
+                while time.monotonic() - t1 < settle_s and not cg.exceeded():
+                    time.sleep(0.5)
+            if why:
+                break
+            if cg.exceeded() or any(q.poll() is not None for q, _ in procs):
+                why = f"budget exceeded while guest {g + 1} ran"
+                break
+            fit = g + 1
+            log(f"  density {'hint' if hint else 'no hint'}: {fit} guest(s), "
+                f"cgroup {cg.usage() >> 20} MiB of {budget_mib}")
+        stats = cg.stats()
+    finally:
+        for p, share in procs:
+            try:
+                open(os.path.join(share, "stop"), "w").close()
+            except OSError:
+                pass
+        for p, _ in procs:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        cg.remove()
+    return {"guests": fit, "stopped": why or f"max {max_guests} guests reached",
+            **stats}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", choices=PROFILES, default="full")
+    ap.add_argument("-n", "--samples", type=int)
+    ap.add_argument("--configs")
+    ap.add_argument("--phases")
+    ap.add_argument("--pagefault", help="pagefault configs (pristine,off,on,hintstat)")
+    ap.add_argument("--no-pagefault", action="store_true")
+    ap.add_argument("--no-density", action="store_true")
+    ap.add_argument("--budget-mib", type=int, default=3072)
+    ap.add_argument("--max-guests", type=int, default=6)
+    ap.add_argument("--skip-missing", action="store_true",
+                    help="skip configurations whose kernel is not built")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra bench-hint parameters (e.g. CHURN_S=10)")
+    ap.add_argument("-o", "--output")
+    ap.add_argument("--history", default=HISTORY)
+    ap.add_argument("--no-history", action="store_true")
+    a = ap.parse_args()
+    prof = PROFILES[a.profile]
+    n = a.samples or prof["samples"]
+    names = (a.configs or ",".join(prof["configs"])).split(",")
+    for c in names:
+        if c not in CONFIGS:
+            ap.error(f"unknown config '{c}' (known: {', '.join(CONFIGS)})")
+    pf = [] if a.no_pagefault else (a.pagefault.split(",") if a.pagefault
+                                    else prof["pagefault"])
+    for c in pf:
+        if c not in PF_CONFIGS:
+            ap.error(f"unknown pagefault config '{c}' (known: {', '.join(PF_CONFIGS)})")
+    phases = a.phases or prof["phases"]
+    extra = dict(prof["env"], **pagehint_vm.parse_env(a.env))
+    names, pf = check_kernels(names, pf, a.skip_missing or a.profile == "ci")
+    if not names:
+        raise SystemExit("bench: no configuration left to run")
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    doc = meta("pagehint")
+    doc.update({"profile": a.profile, "cpu": cpu_model(), "phases": phases,
+                "guest_mib": GUEST_MIB, "freed_mib": MIB, "env": extra,
+                "configs": {c: {"kernel": CONFIGS[c][0],
+                                "policy": CONFIGS[c][1]} for c in names},
+                "samples": {}, "hist": {}, "kernels": {}, "modes": {}})
+    outroot = os.path.join(BUILD, "bench", "runs", stamp)
+    steal0, tot0 = cpu_times()
+    t_start = time.monotonic()
+    samples = doc["samples"]
+
+    def add(key, cfg, v):
+        samples.setdefault(key, {}).setdefault(cfg, []).append(v)
+
+    for i in range(n):
+        t90 = {}
+        for c in names:
+            res, hist, mode, r = hint_sample(c, i, outroot, phases, extra)
+            for key, v in res.items():
+                add(key, c, v)
+            t90[c] = res.get("oneshot.t90_s")
+            doc["accel"] = r["accel"]
+            doc["kernels"][c] = read(r["outdir"], "uname").strip()
+            doc["modes"][c] = mode
+            doc["hist"][c] = hist
+            log(f"  {c:<9} #{i}: " + ", ".join(
+                f"{k.split('.', 1)[1]} {v:.3g}" for k, v in res.items()
+                if v is not None and k.split(".")[0] in ("oneshot", "churn", "frag")))
+        for c in names:
+            if c != "stock" and t90.get(c) and t90.get("stock"):
+                add("oneshot.t90_vs_stock", c, t90[c] / t90["stock"])
+        if pf:
+            import pagefault
+            out = os.path.join(outroot, "pagefault")
+            fps = {}
+            for c in pf:
+                s = pagefault.sample(PF_CONFIGS[c], i, out, 5, 128, 3)
+                fps[c] = s["faults_per_s"]
+                add("pagefault.faults_per_s", c, fps[c])
+                log(f"  pagefault {c:<9} #{i}: {fps[c]:.0f} faults/s")
+            for c in pf:
+                if c != "off" and "off" in fps:
+                    add("pagefault.vs_off", c, fps[c] / fps["off"])
+    if prof["density"] and not a.no_density:
+        doc["density"] = {}
+        for hint in (False, True):
+            label = "hint" if hint else "no-hint"
+            d = run_density(hint, a.budget_mib, a.max_guests, outroot)
+            doc["density"][label] = d
+            add("density.guests", label, d["guests"])
+            log(f"  density {label}: {d['guests']} guests ({d['stopped']})")
+        doc["density"]["budget_mib"] = a.budget_mib
+        doc["density"]["max_guests"] = a.max_guests
+    steal1, tot1 = cpu_times()
+    doc["steal_pct"] = round(100 * (steal1 - steal0) / max(1, tot1 - tot0), 2)
+    doc["wall_s"] = round(time.monotonic() - t_start, 1)
+    doc["samples_per_config"] = n
+
+    output = a.output or os.path.join(BUILD, "bench", f"results-{stamp}.json")
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with open(output, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+    latest = os.path.join(BUILD, "bench", f"latest-{a.profile}.json")
+    if os.path.abspath(output) != latest:
+        with open(latest, "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
+    if not a.no_history:
+        append_history(doc, a.history)
+    import compare
+    print(compare.table_one(doc))
+    print(f"results: {output} ({doc['wall_s']} s)" +
+          ("" if a.no_history else f", appended to {a.history}"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""Compare bench results: two commits of the history, or a run against
+the recorded baseline (CI), in an LKP/mmtests-style table.
+
+A change is flagged only with >= 3 samples per side, Welch's t-test
+significant (p < 0.05) and ranges that do not overlap, and a change of
+the medians above the metric's minimum effect; direction aware
+(throughput lower is worse, latency higher is worse).
+
+  bench/compare.py BASE HEAD [--history FILE]    commits (prefixes) or
+                                                 results JSON files
+  bench/compare.py --check RESULTS [--baseline FILE]
+                       exit 1 if a tracked metric regressed
+  bench/compare.py --make-baseline RESULTS [--baseline FILE] [--metrics a,b]
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (BASELINE, HISTORY, METRICS, judge, load_history,  # noqa: E402
+                      mean_sd, metric_info)
+
+# What CI tracks: robust to the machine's load (times that are mostly
+# the reporting delay, ratios within one iteration).
+TRACKED = ["oneshot.t50_s", "oneshot.t90_s", "oneshot.t90_vs_stock",
+           "oneshot.hinted_mib", "oneshot.discard_mib_s", "oneshot.drop_mib"]
+FLAGS = {"regression": "REGRESSION", "improvement": "improved",
+         "same": "", "few samples": "(n<3)", "n/a": ""}
+
+
+def order(keys):
+    known = list(METRICS)
+    return sorted(keys, key=lambda k: (known.index(k) if k in known else 999, k))
+
+
+def fmt_v(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    return f"{v:.0f}" if a >= 1000 else f"{v:.1f}" if a >= 10 else f"{v:.3g}"
+
+
+def cell(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "-"
+    m, sd = mean_sd(vals)
+    med = statistics.median(vals)
+    pct = f"±{100 * sd / abs(m):.0f}%" if m else ""
+    return f"{fmt_v(med)} {pct}".strip()
+
+
+def pooled(runs):
+    """Samples of several runs pooled per (metric, config)."""
+    acc = {}
+    for r in runs:
+        for key, per in r.get("samples", {}).items():
+            for cfg, vals in per.items():
+                acc.setdefault(key, {}).setdefault(cfg, []).extend(
+                    v for v in vals if v is not None)
+    return acc
+
+
+def compare(base, head, keys=None, tolerances=None):
+    """Rows of (key, cfg, base samples, head samples, judgement)."""
+    rows = []
+    for key in order(keys or set(base) | set(head)):
+        for cfg in sorted(set(base.get(key, {})) | set(head.get(key, {}))):
+            b, h = base.get(key, {}).get(cfg, []), head.get(key, {}).get(cfg, [])
+            me = (tolerances or {}).get(key, {}).get(cfg)
+            rows.append((key, cfg, b, h, judge(b, h, key, me)))
+    return rows
+
+
+def table(rows, base_name, head_name):
+    w = 16
+    out = [f"{base_name:>{w}}  {'':>4}  {'':>9}  {head_name:>{w}}  {'':>4}",
+           f"{'-' * w}  {'':>4}  {'':>9}  {'-' * w}  {'':>4}",
+           f"{'median ±%sd':>{w}}  {'n':>4}  {'%change':>9}  "
+           f"{'median ±%sd':>{w}}  {'n':>4}  metric (config)"]
+    for key, cfg, b, h, j in rows:
+        ch = f"{100 * j['change']:+.1f}%" if j["change"] is not None else "-"
+        info = metric_info(key)
+        arrow = "v" if info["better"] == "lower" else "^"
+        out.append(f"{cell(b):>{w}}  {len(b):>4}  {ch:>9}  {cell(h):>{w}}  "
+                   f"{len(h):>4}  {key} ({cfg}) [{info['unit']}, {arrow} better] "
+                   f"{FLAGS[j['status']]}".rstrip())
+    return "\n".join(out)
+
+
+def table_one(doc):
+    """The side-by-side table of one run: median [min..max] per config."""
+    s = doc["samples"]
+    cfgs = []
+    for per in s.values():
+        cfgs += [c for c in per if c not in cfgs]
+    w = 22
+    lines = [f"pagehint bench {doc.get('commit')} ({doc.get('profile')}, "
+             f"{doc.get('accel')}, {doc.get('samples_per_config')} samples, "
+             f"median [min..max])"]
+    for key in order(s):
+        per = s[key]
+        row = []
+        for c in per:
+            v = [x for x in per[c] if x is not None]
+            row.append(f"{c}: " + (f"{fmt_v(statistics.median(v))} "
+                                   f"[{fmt_v(min(v))}..{fmt_v(max(v))}]" if v else "-"))
+        lines.append(f"  {key:<{w}} " + "   ".join(row))
+    return "\n".join(lines)
+
+
+def load_side(spec, history):
+    if os.path.isfile(spec):
+        with open(spec) as f:
+            return [json.load(f)], os.path.basename(spec)
+    runs = [r for r in history if str(r.get("commit", "")).startswith(spec)]
+    if not runs:
+        known = sorted({r.get("commit") for r in history})
+        raise SystemExit(f"compare: no results for '{spec}' in the history "
+                         f"(known: {', '.join(known) or 'none'})")
+    return runs, spec
+
+
+def make_baseline(doc, metrics):
+    """Baseline samples of the tracked metrics; each tolerance is the
+    metric's minimum effect or twice the measured relative spread
+    (max - min over the median), whichever is larger."""
+    tracked = {}
+    for key in metrics:
+        for cfg, vals in doc["samples"].get(key, {}).items():
+            vals = [v for v in vals if v is not None]
+            if len(vals) < 3:
+                continue
+            med = statistics.median(vals)
+            spread = (max(vals) - min(vals)) / abs(med) if med else 0
+            tol = max(metric_info(key)["min_effect"], 2 * spread)
+            tracked.setdefault(key, {})[cfg] = {"samples": vals,
+                                                "min_effect": round(tol, 3)}
+    return {"commit": doc.get("commit"), "time": doc.get("time"),
+            "profile": doc.get("profile"), "accel": doc.get("accel"),
+            "cpu": doc.get("cpu"), "tracked": tracked}
+
+
+def check(doc, baseline):
+    base = {k: {c: v["samples"] for c, v in per.items()}
+            for k, per in baseline["tracked"].items()}
+    tol = {k: {c: v["min_effect"] for c, v in per.items()}
+           for k, per in baseline["tracked"].items()}
+    head = {k: {c: v for c, v in doc["samples"].get(k, {}).items() if c in base[k]}
+            for k in base}
+    rows = compare(base, head, list(base), tol)
+    return rows, [r for r in rows if r[4]["status"] == "regression"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("base", nargs="?")
+    ap.add_argument("head", nargs="?")
+    ap.add_argument("--history", default=HISTORY)
+    ap.add_argument("--check", metavar="RESULTS")
+    ap.add_argument("--make-baseline", metavar="RESULTS")
+    ap.add_argument("--baseline", default=BASELINE)
+    ap.add_argument("--metrics", default=",".join(TRACKED))
+    a = ap.parse_args()
+    if a.make_baseline:
+        with open(a.make_baseline) as f:
+            b = make_baseline(json.load(f), a.metrics.split(","))
+        with open(a.baseline, "w") as f:
+            json.dump(b, f, indent=1, sort_keys=True)
+        print(f"baseline: {a.baseline} ({sum(len(v) for v in b['tracked'].values())} "
+              f"tracked series from {b['commit']})")
+        return 0
+    if a.check:
+        with open(a.check) as f:
+            doc = json.load(f)
+        with open(a.baseline) as f:
+            baseline = json.load(f)
+        rows, bad = check(doc, baseline)
+        print(table(rows, f"baseline {baseline.get('commit')}", f"HEAD {doc.get('commit')}"))
+        if bad:
+            print(f"bench: {len(bad)} tracked metric(s) regressed against "
+                  f"{a.baseline}: " + ", ".join(f"{k} ({c})" for k, c, *_ in bad))
+            return 1
+        print(f"bench: no regression of the {len(rows)} tracked series")
+        return 0
+    if not (a.base and a.head):
+        ap.error("give BASE and HEAD, --check or --make-baseline")
+    hist = load_history(a.history) if os.path.exists(a.history) else []
+    base, bn = load_side(a.base, hist)
+    head, hn = load_side(a.head, hist)
+    rows = compare(pooled(base), pooled(head))
+    print(table(rows, bn, hn))
+    n = sum(1 for r in rows if r[4]["status"] == "regression")
+    print(f"{n} regression(s), "
+          f"{sum(1 for r in rows if r[4]['status'] == 'improvement')} improvement(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

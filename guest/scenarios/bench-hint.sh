@@ -1,0 +1,107 @@
+# bench-hint: the hint-throughput benchmark's guest side, one boot, with
+# hintstat attached the whole time (tracepoints on the pagehint kernel,
+# its fentry/kprobe fallback on a stock one).
+# Phases, each after free page reporting went quiet:
+#   oneshot  memhog frees MIB at once (marker freed.1)
+#   churn    CHURN_S seconds of memhog churn over CHURN_MIB
+#            (markers churn-start, churn-end), then CHURN_TAIL s (10)
+#   frag     memhog -F: many order-0 frees, a few 4 MiB blocks, then
+#            the rest (markers frag-freed.1, frag-rest.1)
+# Parameters:
+#   PHASES       which phases, in order ("oneshot churn frag")
+#   MIB (600)  CHURN_S (12)  CHURN_MIB (400)  FRAG_MIB (300)  HOLD_MS (2000)
+#   FRAG_HOLD_MS (6000): between the fragmented free and the rest
+#   DELAY_MS CAPACITY ORDER HWM   policy, written to
+#                /sys/kernel/mm/page_hinting/ when set (pagehint kernel)
+#   INTERVAL     hintstat's interval (0.5 s)
+#   QUIET        seconds without hinted bytes that mean reporting is idle (5)
+#   NOHINT       seconds after which a phase that hinted nothing is over (12)
+# Out: hintstat.json (-j -S), vmstat.<phase>.{0,1}, memhog-<phase>.json,
+# policy, uname, mode.
+. /mnt/scenario-lib.sh
+PHASES=${PHASES:-oneshot churn frag}
+MIB=${MIB:-600} CHURN_S=${CHURN_S:-12} CHURN_MIB=${CHURN_MIB:-400}
+FRAG_MIB=${FRAG_MIB:-300} HOLD_MS=${HOLD_MS:-2000} FRAG_HOLD_MS=${FRAG_HOLD_MS:-6000}
+INTERVAL=${INTERVAL:-0.5} QUIET=${QUIET:-5} NOHINT=${NOHINT:-12} CHURN_TAIL=${CHURN_TAIL:-10}
+P=/sys/kernel/mm/page_hinting
+
+uname -r > $OUT/uname
+mkdir -p /tmp
+for t in delay_ms:$DELAY_MS capacity:$CAPACITY order:$ORDER hwm:$HWM; do
+	f=${t%%:*} v=${t#*:}
+	[ -z "$v" ] && continue
+	[ -w $P/$f ] || { echo "no $P/$f: this kernel has no page_hinting tunables"; exit 1; }
+	echo "$v" > $P/$f || { echo "cannot set $f=$v"; exit 1; }
+done
+if [ -d $P ]; then
+	for f in delay_ms capacity order hwm; do echo "$f=$(cat $P/$f)"; done > $OUT/policy
+fi
+
+hintstat -j -S "$INTERVAL" > $OUT/hintstat.json 2> $OUT/hintstat.err &
+HS=$!
+i=0
+until grep -qs 'Tracing page hinting' $OUT/hintstat.err; do
+	kill -0 $HS 2>/dev/null || { echo "hintstat exited early"; cat $OUT/hintstat.err; exit 1; }
+	i=$((i + 1))
+	[ $i -gt 600 ] && { echo "hintstat did not attach in 60 s"; exit 1; }
+	sleep 0.1
+done
+grep 'mode:' $OUT/hintstat.err > $OUT/mode
+
+# Hinted bytes of each interval line, one a line (the first "bytes" of a
+# line is the interval's own; the totals come after a '}').
+ibytes() { grep '"interval_s"' $OUT/hintstat.json | sed 's/^[^}]*"bytes":\([0-9]*\),.*/\1/'; }
+# Idle, after the interval lines counted in $1: something was hinted
+# since and the last QUIET seconds of intervals hinted nothing, or
+# nothing at all was hinted for NOHINT seconds (hwm can hold a pass
+# back).
+wait_quiet() {	# $1 lines before, $2 limit in s
+	n=$(awk -v q="$QUIET" -v i="$INTERVAL" 'BEGIN { n = q / i; print (n == int(n)) ? n : int(n) + 1 }')
+	none=$(awk -v q="$NOHINT" -v i="$INTERVAL" 'BEGIN { print int(q / i) }')
+	w=0
+	while :; do
+		ibytes | tail -n +$(($1 + 1)) > /tmp/ib
+		got=$(wc -l < /tmp/ib)
+		sum=$(awk '{ s += $1 } END { print s + 0 }' /tmp/ib)
+		if [ "$got" -ge "$n" ] && [ "$sum" != 0 ] &&
+		   [ "$(tail -n "$n" /tmp/ib | awk '{ s += $1 } END { print s + 0 }')" = 0 ]; then
+			return 0
+		fi
+		[ "$sum" = 0 ] && [ "$got" -ge "$none" ] && return 0
+		w=$((w + 1))
+		[ $w -gt "$2" ] && { echo "reporting still busy after $2 s"; exit 1; }
+		sleep 1
+	done
+}
+nlines() { ibytes | wc -l; }
+
+# Boot-time reporting of never-touched memory is over first.
+wait_quiet 0 180
+for ph in $PHASES; do
+	cat /proc/vmstat > $OUT/vmstat.$ph.0
+	case $ph in
+	oneshot)
+		memhog -m "$MIB" -H "$HOLD_MS" -M $OUT > $OUT/memhog-oneshot.json || exit 1
+		L0=$(nlines) ;;
+	churn)
+		echo > $OUT/churn-start
+		memhog -c "$CHURN_S" -m "$CHURN_MIB" -t 2 -s 7 > $OUT/memhog-churn.json || exit 1
+		echo > $OUT/churn-end
+		L0=$(nlines)
+		# A fixed tail, so the footprint window is the same everywhere.
+		sleep "$CHURN_TAIL" ;;
+	frag)
+		memhog -F -m "$FRAG_MIB" -H "$FRAG_HOLD_MS" -M $OUT > $OUT/memhog-frag.json || exit 1
+		L0=$(nlines) ;;
+	*)
+		echo "unknown phase $ph"; exit 1 ;;
+	esac
+	# Lines written before the phase's last free can only be zero
+	# (the workload held its memory), so count from its end.
+	wait_quiet "$L0" 300
+	echo > $OUT/quiet-$ph
+	cat /proc/vmstat > $OUT/vmstat.$ph.1
+done
+kill -TERM $HS
+wait $HS || { echo "hintstat failed"; cat $OUT/hintstat.err; exit 1; }
+exit 0
