@@ -26,7 +26,8 @@ PYTEST_ARGS ?=
 export BUILD
 
 .PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit \
-	check-patches bench-reclaim bench-pagefault clean
+	check-patches bench-reclaim bench-pagefault bench bench-ci bench-compare \
+	dashboard clean
 
 all: kernel guest
 
@@ -78,6 +79,36 @@ bench-reclaim: kernel guest stock
 bench-pagefault: kernel guest
 	@scripts/kernel.sh pristine
 	@$(PYTHON) bench/pagefault.py $(BENCH_ARGS)
+
+# The bench harness: every scenario on the pagehint kernel and on Debian's
+# stock kernel in one run, >= 5 samples each, results appended to
+# bench/history.jsonl (bench/bench.py; BENCH_ARGS=--skip-missing to run
+# without the pristine tree).
+bench: kernel guest stock
+	@scripts/kernel.sh pristine
+	@$(PYTHON) bench/bench.py $(BENCH_ARGS)
+
+# The short CI profile: stock vs mainline one-shot, 3 samples each, fails
+# on a flagged regression of the tracked metrics against bench/baseline.json.
+bench-ci: guest stock
+	@mkdir -p $(BUILD)/bench
+	@$(PYTHON) bench/bench.py --profile ci --no-history \
+		-o $(BUILD)/bench/ci-results.json $(BENCH_ARGS)
+	@$(PYTHON) bench/compare.py --check $(BUILD)/bench/ci-results.json
+
+# LKP-style table of two commits of the history: make bench-compare BASE=x HEAD=y
+bench-compare:
+	@test -n "$(BASE)" -a -n "$(HEAD)" || \
+		{ echo "usage: make bench-compare BASE=<commit> HEAD=<commit>"; exit 2; }
+	@$(PYTHON) bench/compare.py $(BASE) $(HEAD)
+
+# Static HTML (build/dashboard/index.html), checked in headless Chromium
+# (installed here when missing: Debian's chromium package).
+dashboard:
+	@$(PYTHON) bench/dashboard.py $(DASHBOARD_ARGS)
+	@scripts/deps-bench.sh
+	@$(PYTHON) bench/browser.py $(BUILD)/dashboard/index.html \
+		--screenshot $(BUILD)/dashboard/screenshot.png
 
 check-patches: deps
 	@$(PYTHON) -m pytest -q tests/test_patches.py

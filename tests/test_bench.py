@@ -1,0 +1,212 @@
+"""The bench harness on the host: statistics, regression flags on
+synthetic histories, the CI check against a baseline, run parsing,
+memhog's fragmented free, the density budget's cgroup."""
+import json
+import os
+import random
+import subprocess
+import sys
+
+from conftest import MEMHOG, TOP, need
+
+sys.path.insert(0, os.path.join(TOP, "bench"))
+import benchlib  # noqa: E402
+import bench  # noqa: E402
+import compare  # noqa: E402
+
+PY = "/usr/bin/python3"
+
+
+def test_welch_matches_reference_values():
+    # R: t.test(c(1,2,3,4), c(3,4,5,6)) -> t = 2.1909, df = 6, p = 0.07099
+    t, dof, p = benchlib.welch([1, 2, 3, 4], [3, 4, 5, 6])
+    assert abs(t - 2.1909) < 1e-4 and abs(dof - 6) < 1e-9 and abs(p - 0.07099) < 1e-4
+    # Two-sided 5 % and 1 % critical values of Student's t table.
+    for t, dof, p in ((12.706, 1, 0.05), (2.776, 4, 0.05), (2.447, 6, 0.05),
+                      (3.707, 6, 0.01), (2.228, 10, 0.05)):
+        assert abs(benchlib.betainc(dof / 2, 0.5, dof / (dof + t * t)) - p) < 2e-4
+
+
+def test_known_regressions_are_flagged_direction_aware():
+    base = [10.0, 10.4, 9.8, 10.2, 10.1]
+    slower = [13.0, 12.8, 13.3, 13.1, 12.9]
+    # Latency up: regression; latency down: improvement.
+    assert benchlib.judge(base, slower, "oneshot.t90_s")["status"] == "regression"
+    assert benchlib.judge(slower, base, "oneshot.t90_s")["status"] == "improvement"
+    # Throughput down: regression; up: improvement.
+    assert benchlib.judge(slower, base, "oneshot.hint_mib_s")["status"] == "regression"
+    assert benchlib.judge(base, slower, "oneshot.hint_mib_s")["status"] == "improvement"
+
+
+def test_guards_against_weak_evidence():
+    # Fewer than 3 samples a side: never flagged, however large.
+    j = benchlib.judge([10, 10.1], [20, 20.2], "oneshot.t90_s")
+    assert j["status"] == "few samples"
+    # Overlapping ranges (one outlier) with a large median change.
+    j = benchlib.judge([10, 10.1, 10.2, 14], [13, 13.1, 13.2, 13.3], "oneshot.t90_s")
+    assert j["status"] == "same"
+    # Significant and separated, but below the minimum effect (15 %).
+    j = benchlib.judge([10, 10.01, 10.02], [10.5, 10.51, 10.52], "oneshot.t90_s")
+    assert j["p"] < 0.001 and j["status"] == "same"
+
+
+def test_noise_is_not_flagged():
+    rnd = random.Random(42)
+    flagged = 0
+    for _ in range(500):
+        a = [rnd.gauss(10, 0.8) for _ in range(5)]
+        b = [rnd.gauss(10, 0.8) for _ in range(5)]
+        flagged += benchlib.judge(a, b, "oneshot.t90_s")["status"] != "same"
+    assert flagged == 0
+
+
+def history_line(commit, t90_mainline, hint_mib_s, t90_stock):
+    return {"commit": commit, "time": f"2026-01-01T00:00:0{len(commit) % 9}Z",
+            "profile": "full", "accel": "tcg",
+            "samples": {"oneshot.t90_s": {"mainline": t90_mainline, "stock": t90_stock},
+                        "oneshot.hint_mib_s": {"mainline": hint_mib_s}}}
+
+
+def test_bench_compare_table_flags_only_the_regression(tmp_path):
+    hist = tmp_path / "history.jsonl"
+    rnd = random.Random(1)
+    noise = lambda m: [rnd.gauss(m, m * 0.03) for _ in range(5)]  # noqa: E731
+    lines = [history_line("aaaa111", noise(9.0), noise(60), noise(9.0)),
+             history_line("bbbb222", noise(12.0), noise(60), noise(9.0))]
+    hist.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    p = subprocess.run([PY, os.path.join(TOP, "bench", "compare.py"), "aaaa", "bbbb",
+                        "--history", str(hist)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rows = {l.split()[-1] if "REGRESSION" not in l else l.split()[-2]: l
+            for l in p.stdout.splitlines() if "(" in l and "[" in l}
+    flagged = [l for l in p.stdout.splitlines() if "REGRESSION" in l]
+    assert len(flagged) == 1 and "oneshot.t90_s (mainline)" in flagged[0], p.stdout
+    assert "%change" in p.stdout and "1 regression(s)" in p.stdout
+    assert rows
+    # An unknown commit is a clear error.
+    p = subprocess.run([PY, os.path.join(TOP, "bench", "compare.py"), "zzz", "bbbb",
+                        "--history", str(hist)], capture_output=True, text=True)
+    assert p.returncode == 1 and "no results for 'zzz'" in p.stderr
+
+
+def results(t90, t90_stock, ratio=None):
+    s = {"oneshot.t90_s": {"mainline": t90, "stock": t90_stock}}
+    if ratio:
+        s["oneshot.t90_vs_stock"] = {"mainline": ratio}
+    return {"commit": "c0ffee0", "profile": "ci", "samples": s}
+
+
+def test_ci_check_against_baseline(tmp_path):
+    base = results([9.0, 9.3, 8.9, 9.1, 9.2], [9.0, 9.4, 9.1, 8.8, 9.0],
+                   [1.0, 0.99, 0.98, 1.03, 1.02])
+    bl = compare.make_baseline(base, ["oneshot.t90_s", "oneshot.t90_vs_stock"])
+    # Tolerances come from the measured spread, at least the metric's floor.
+    tol = bl["tracked"]["oneshot.t90_s"]["mainline"]["min_effect"]
+    assert tol >= benchlib.metric_info("oneshot.t90_s")["min_effect"]
+    assert tol >= 2 * (9.3 - 8.9) / 9.1 - 1e-9
+    blf = tmp_path / "baseline.json"
+    blf.write_text(json.dumps(bl))
+    cmd = [PY, os.path.join(TOP, "bench", "compare.py"), "--baseline", str(blf), "--check"]
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(results([9.2, 8.8, 9.4], [9.1, 9.3, 8.9], [1.01, 0.95, 1.05])))
+    p = subprocess.run(cmd + [str(same)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout
+    assert "no regression" in p.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(results([14.1, 14.3, 13.9], [9.1, 9.3, 8.9], [1.5, 1.55, 1.6])))
+    p = subprocess.run(cmd + [str(bad)], capture_output=True, text=True)
+    assert p.returncode == 1, p.stdout
+    assert "oneshot.t90_s (mainline)" in p.stdout.splitlines()[-1]
+    assert "oneshot.t90_s (stock)" not in p.stdout.splitlines()[-1]
+
+
+def test_the_committed_baseline_is_usable():
+    with open(benchlib.BASELINE) as f:
+        bl = json.load(f)
+    assert bl["tracked"], "bench/baseline.json tracks nothing"
+    for key, per in bl["tracked"].items():
+        assert key in benchlib.METRICS
+        for cfg, v in per.items():
+            assert len(v["samples"]) >= 3 and v["min_effect"] > 0, (key, cfg)
+
+
+def write_run(tmp_path, rss, markers, hs_lines, memhog_lines):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "hintstat.json").write_text("".join(json.dumps(x) + "\n" for x in hs_lines))
+    (out / "memhog-oneshot.json").write_text(
+        "".join(json.dumps(x) + "\n" for x in memhog_lines))
+    return {"outdir": str(out), "markers": markers, "rss": rss, "env": {}}
+
+
+def test_parse_oneshot_run(tmp_path):
+    # Host: RSS 800 MiB until the free at t=10, then 60 MiB/s down to 200.
+    rss = [(t / 10, 800 * 1024 if t <= 100 else
+            max(200 * 1024, 800 * 1024 - 60 * 1024 * (t / 10 - 10))) for t in range(400)]
+    markers = {"freed.1": 10.0, "quiet-oneshot": 39.0}
+    MiB = 1 << 20
+    hist = {"pass_ns": [], "react_ns": [], "fill_lock_ns": [{"min": 1024, "max": 2047, "count": 99}],
+            "drain_lock_ns": [{"min": 4096, "max": 8191, "count": 1}]}
+    hs = [{"ts": 100 + i, "interval_s": 1, "bytes": b * MiB, "hist": hist,
+           "bpf_stats": {"hs_fill": {"run_cnt": 10 * (i + 1), "run_time_ns": 5000 * (i + 1)}}}
+          for i, b in enumerate([0, 0, 300, 200, 100, 0, 0])]
+    mh = [{"phase": "freed", "t_ns": int(101.5e9)}]
+    res, h, mode = bench.parse_hint_run(write_run(tmp_path, rss, markers, hs, mh))
+    assert abs(res["oneshot.t50_s"] - 5.0) <= 0.11      # 300 MiB at 60 MiB/s
+    assert abs(res["oneshot.t90_s"] - 9.0) <= 0.11      # 540 MiB
+    assert res["oneshot.hinted_mib"] == 600
+    assert abs(res["oneshot.hint_mib_s"] - 600 / (104 - 101.5)) < 1e-9
+    assert abs(res["oneshot.drop_mib"] - 600) < 1
+    assert abs(res["oneshot.discard_mib_s"] - 60) < 1.5
+    # 99 + 1 lock holds: the p99 is in the 1-2 us bucket, bpf 500 ns/event.
+    assert res["run.lock_p99_us"] == 2.047
+    assert res["run.bpf_ns_per_event"] == 500
+    assert h["fill_lock_ns"][0]["count"] == 99 * 7
+
+
+def test_memhog_fragmented_free(tmp_path):
+    p = subprocess.run([need(MEMHOG, "make tools"), "-F", "-m", "40", "-M", str(tmp_path)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(l) for l in p.stdout.splitlines()]
+    assert [x["phase"] for x in lines if "phase" in x] == [
+        "frag-alloc", "frag-touched", "frag-freed", "frag-rest"]
+    st = [x for x in lines if "frag_order0_bytes" in x][0]
+    # 40 MiB: the last 1/8 rounded to whole 4 MiB blocks, one page of two
+    # of the rest.
+    assert st["frag_high_bytes"] == 4 << 20 and st["frag_high_blocks"] == 1
+    assert st["frag_order0_bytes"] == (36 << 20) // 2
+    assert sorted(os.listdir(tmp_path)) == ["frag-alloc.1", "frag-freed.1",
+                                            "frag-rest.1", "frag-touched.1"]
+    p = subprocess.run([MEMHOG, "-F", "-m", "4"], capture_output=True, text=True)
+    assert p.returncode == 2 and "at least 8 MiB" in p.stderr
+
+
+def test_bench_missing_kernel_is_a_clear_error(tmp_path):
+    env = dict(os.environ, BUILD=str(tmp_path))
+    p = subprocess.run([PY, os.path.join(TOP, "bench", "bench.py"), "--configs", "mainline",
+                        "--no-pagefault", "--no-density", "--no-history"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 1
+    assert "missing for 'mainline'" in p.stderr and "hint:" in p.stderr
+    p = subprocess.run([PY, os.path.join(TOP, "bench", "bench.py"), "--configs", "nope"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 2 and "unknown config 'nope'" in p.stderr
+
+
+def test_density_budget_counts_an_oom_kill():
+    import cgroup_budget
+    cg = cgroup_budget.Cgroup(f"pagehint-test-{os.getpid()}", 64 << 20)
+    try:
+        small = subprocess.run([need(MEMHOG, "make tools"), "-m", "16"],
+                               preexec_fn=cg.enter, capture_output=True)
+        assert small.returncode == 0 and not cg.exceeded()
+        big = subprocess.run([MEMHOG, "-m", "256"], preexec_fn=cg.enter,
+                             capture_output=True)
+        assert big.returncode == -9, "a 256 MiB process fit a 64 MiB budget"
+        assert cg.exceeded()
+        st = cg.stats()
+        assert st["oom_kill"] >= 1
+        assert st["limit_mib"] == 64 and 60 <= st["peak_mib"] <= 64
+    finally:
+        cg.remove()
