@@ -30,6 +30,7 @@
 #include "hintstat.h"
 #include "report.h"
 #include "record.h"
+#include "cli.h"
 #include "hintstat.skel.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
@@ -82,6 +83,8 @@ const char argp_program_doc[] =
 "                [-d SEC] [--mode MODE] [interval [count]]\n"
 "       hintstat record -o FILE [the options above]\n"
 "       hintstat report FILE [-j | -H [-Z]] [--prom FILE]\n"
+"       hintstat host [-p PID | -n NAME] [--guest SOCKET] [-j] ... (see\n"
+"                hintstat host --help)\n"
 "\n"
 "Needs root and BTF. With the pagehint series' page_hinting trace events\n"
 "it shows everything (mode: tracepoints); on a stock kernel it falls back\n"
@@ -132,7 +135,7 @@ static const struct argp_option opts[] = {
 	{},
 };
 
-static double parse_secs(struct argp_state *state, const char *what,
+double hs_parse_secs(struct argp_state *state, const char *what,
 			 const char *arg)
 {
 	char *end;
@@ -146,8 +149,7 @@ static double parse_secs(struct argp_state *state, const char *what,
 	return v;
 }
 
-/* --prom :PORT: 0 when arg names a file, else the port. */
-static int prom_port(const char *arg)
+int hs_prom_port(const char *arg)
 {
 	char *end;
 	long v;
@@ -167,7 +169,7 @@ static void check_combination(struct argp_state *state)
 		argp_error(state, "-j and -H do not mix: JSON carries the histograms");
 	if (env.per_zone && !env.hist)
 		argp_error(state, "-Z needs -H: it splits the histograms by zone");
-	if (env.prom && prom_port(env.prom) < 0)
+	if (env.prom && hs_prom_port(env.prom) < 0)
 		argp_error(state, "invalid --prom '%s': want a file or :PORT (1 to 65535)",
 			   env.prom);
 	if (env.cmd == CMD_RECORD && !env.output)
@@ -180,7 +182,7 @@ static void check_combination(struct argp_state *state)
 		if (env.events || env.bpf_stats || env.duration ||
 		    env.mode != MODE_AUTO || env.timestamp)
 			argp_error(state, "report takes only -j, -H, -Z and --prom FILE");
-		if (env.prom && prom_port(env.prom))
+		if (env.prom && hs_prom_port(env.prom))
 			argp_error(state, "report writes --prom to a FILE, it serves no port");
 	}
 }
@@ -194,10 +196,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
 		break;
 	case 'i':
-		env.interval = parse_secs(state, "interval", arg);
+		env.interval = hs_parse_secs(state, "interval", arg);
 		break;
 	case 'd':
-		env.duration = parse_secs(state, "duration", arg);
+		env.duration = hs_parse_secs(state, "duration", arg);
 		break;
 	case 'H':
 		env.hist = true;
@@ -251,7 +253,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			break;
 		}
 		if (env.npos == 0) {
-			env.interval = parse_secs(state, "interval", arg);
+			env.interval = hs_parse_secs(state, "interval", arg);
 		} else if (env.npos == 1) {
 			errno = 0;
 			env.count = strtol(arg, &end, 10);
@@ -287,11 +289,7 @@ static void sig_handler(int sig)
 	exiting = 1;
 }
 
-static void die_hint(const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* One line saying what is wrong, one saying what to do. */
-static void die_hint(const char *hint, const char *fmt, ...)
+void hs_die_hint(const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -325,7 +323,7 @@ static int detect_mode(void)
 	int err;
 
 	if (access(VMLINUX_BTF, R_OK)) {
-		die_hint("build the kernel with CONFIG_DEBUG_INFO_BTF=y",
+		hs_die_hint("build the kernel with CONFIG_DEBUG_INFO_BTF=y",
 			 "the kernel has no BTF (%s: %s)", VMLINUX_BTF,
 			 strerror(errno));
 		return -1;
@@ -333,7 +331,7 @@ static int detect_mode(void)
 	btf = btf__load_vmlinux_btf();
 	err = libbpf_get_error(btf);
 	if (err) {
-		die_hint("build the kernel with CONFIG_DEBUG_INFO_BTF=y",
+		hs_die_hint("build the kernel with CONFIG_DEBUG_INFO_BTF=y",
 			 "cannot load the kernel's BTF: %s", strerror(-err));
 		return -1;
 	}
@@ -354,7 +352,7 @@ static int detect_mode(void)
 	}
 	if (env.mode == HS_MODE_TRACEPOINTS) {
 		btf__free(btf);
-		die_hint("boot a kernel with the pagehint series (kernel/0001-mm-page_reporting-add-page_hinting-tracepoints.patch), or use --mode auto",
+		hs_die_hint("boot a kernel with the pagehint series (kernel/0001-mm-page_reporting-add-page_hinting-tracepoints.patch), or use --mode auto",
 			 "the kernel lacks the pagehint series: no page_hinting tracepoint %s",
 			 missing);
 		return -1;
@@ -370,13 +368,13 @@ static int detect_mode(void)
 	btf__free(mod);
 	btf__free(btf);
 	if (!pass_fn) {
-		die_hint("boot a kernel with the pagehint series, or one with CONFIG_PAGE_REPORTING=y",
+		hs_die_hint("boot a kernel with the pagehint series, or one with CONFIG_PAGE_REPORTING=y",
 			 "neither the page_hinting tracepoints nor %s() are in this kernel",
 			 PASS_FN);
 		return -1;
 	}
 	if (!balloon_fn) {
-		die_hint("modprobe virtio_balloon, and give the VM -device virtio-balloon-pci,free-page-reporting=on",
+		hs_die_hint("modprobe virtio_balloon, and give the VM -device virtio-balloon-pci,free-page-reporting=on",
 			 "no page_hinting tracepoints, and no free page reporting device to fall back on (%s() not found: virtio_balloon not loaded?)",
 			 BALLOON_FN);
 		return -1;
@@ -477,15 +475,15 @@ static struct hintstat_bpf *load_bpf(int *mode)
 	if (!err)
 		return obj;
 	if (!strcmp(what, "load"))
-		die_hint("rerun with -v for libbpf's log and the verifier's",
+		hs_die_hint("rerun with -v for libbpf's log and the verifier's",
 			 "the kernel refused the BPF programs (mode %s): %s",
 			 hs_mode_name(*mode, false), strerror(-err));
 	else if (!strcmp(what, "attach"))
-		die_hint("rerun with -v for libbpf's log",
+		hs_die_hint("rerun with -v for libbpf's log",
 			 "cannot attach the BPF programs (mode %s): %s",
 			 hs_mode_name(*mode, false), strerror(-err));
 	else
-		die_hint("rerun with -v for libbpf's log",
+		hs_die_hint("rerun with -v for libbpf's log",
 			 "cannot open the BPF object: %s", strerror(-err));
 	return NULL;
 }
@@ -519,7 +517,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static double now_mono(void)
+double hs_now_mono(void)
 {
 	struct timespec ts;
 
@@ -579,7 +577,7 @@ static void print_bpf_stats(FILE *f, const struct hintstat_bpf *obj, bool json)
  */
 static int http_fd = -1;
 
-static int http_listen(int port)
+int hs_http_listen(int port)
 {
 	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
 				   .sin6_port = htons(port),
@@ -644,15 +642,15 @@ static void http_send(int fd, const char *status, const char *type,
 	}
 }
 
-static void http_answer(int fd, const struct hintstat_bpf *obj)
+static void http_answer(int fd, void (*print)(FILE *, const void *),
+			const void *arg)
 {
-	static struct hs_snapshot cur;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char req[2048], *body = NULL;
 	size_t used = 0, len = 0;
 	ssize_t r;
 	FILE *mem;
-	double until = now_mono() + 1;
+	double until = hs_now_mono() + 1;
 
 	while (used < sizeof(req) - 1 && !memmem(req, used, "\r\n\r\n", 4) &&
 	       !memmem(req, used, "\n\n", 2)) {
@@ -663,7 +661,7 @@ static void http_answer(int fd, const struct hintstat_bpf *obj)
 		}
 		if (r == 0 || (errno != EAGAIN && errno != EINTR))
 			break;
-		if (now_mono() >= until || poll(&p, 1, 100) < 0)
+		if (hs_now_mono() >= until || poll(&p, 1, 100) < 0)
 			break;
 	}
 	req[used] = '\0';
@@ -676,11 +674,10 @@ static void http_answer(int fd, const struct hintstat_bpf *obj)
 		http_send(fd, "404 Not Found", "text/plain", "see /metrics\n", 13);
 		return;
 	}
-	take_snapshot(&cur, obj);
 	mem = open_memstream(&body, &len);
 	if (!mem)
 		return;
-	hs_print_prom(mem, &cur);
+	print(mem, arg);
 	if (fclose(mem)) {
 		free(body);
 		return;
@@ -692,18 +689,27 @@ static void http_answer(int fd, const struct hintstat_bpf *obj)
 	free(body);
 }
 
-/* Answer every connection waiting; never blocks on accept. */
-static void http_serve(const struct hintstat_bpf *obj)
+void hs_http_serve(int lfd, void (*print)(FILE *, const void *),
+		   const void *arg)
 {
 	int fd, i;
 
 	for (i = 0; i < 16; i++) {
-		fd = accept4(http_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		http_answer(fd, obj);
+		http_answer(fd, print, arg);
 		close(fd);
 	}
+}
+
+/* GET /metrics: the totals at that moment. */
+static void prom_live(FILE *f, const void *arg)
+{
+	static struct hs_snapshot cur;
+
+	take_snapshot(&cur, arg);
+	hs_print_prom(f, &cur);
 }
 
 static int print_interval(const struct hintstat_bpf *obj,
@@ -714,7 +720,7 @@ static int print_interval(const struct hintstat_bpf *obj,
 		.events = env.events || env.cmd == CMD_RECORD,
 	};
 	char clock[16];
-	double t = now_mono();
+	double t = hs_now_mono();
 	struct tm tm;
 	time_t wall;
 	int err;
@@ -759,7 +765,7 @@ static int print_interval(const struct hintstat_bpf *obj,
 		if (fflush(rec))
 			rec_write(-errno);
 		if (rec_err) {
-			die_hint("check the free space and the file system",
+			hs_die_hint("check the free space and the file system",
 				 "cannot write %s: %s", env.output,
 				 strerror(-rec_err));
 			return 1;
@@ -768,7 +774,7 @@ static int print_interval(const struct hintstat_bpf *obj,
 	if (env.prom && http_fd < 0) {
 		err = hs_write_prom_file(env.prom, &cur);
 		if (err) {
-			die_hint("check that the directory exists and is writable",
+			hs_die_hint("check that the directory exists and is writable",
 				 "cannot write %s: %s", env.prom, strerror(-err));
 			return 1;
 		}
@@ -787,7 +793,7 @@ static int report(void)
 	int err;
 
 	if (hs_replay_file(env.input, &r)) {
-		die_hint("give a file written by hintstat record -o; a damaged one must be recorded again",
+		hs_die_hint("give a file written by hintstat record -o; a damaged one must be recorded again",
 			 "%s", r.err);
 		return 1;
 	}
@@ -817,7 +823,7 @@ static int report(void)
 	if (env.prom) {
 		err = hs_write_prom_file(env.prom, &r.snap);
 		if (err) {
-			die_hint("check that the directory exists and is writable",
+			hs_die_hint("check that the directory exists and is writable",
 				 "cannot write %s: %s", env.prom, strerror(-err));
 			return 1;
 		}
@@ -833,7 +839,7 @@ static int record_start(double t_start)
 
 	rec = fopen(env.output, "wb");
 	if (!rec) {
-		die_hint("check that the directory exists and is writable",
+		hs_die_hint("check that the directory exists and is writable",
 			 "cannot create %s: %s", env.output, strerror(errno));
 		return 1;
 	}
@@ -851,14 +857,14 @@ static int record_end(const struct hintstat_bpf *obj)
 	int err;
 
 	rec_write(hs_rec_write_mark(rec, HS_REC_END,
-				    (unsigned long long)(now_mono() * 1e9),
+				    (unsigned long long)(hs_now_mono() * 1e9),
 				    obj->bss->st.totals.dropped_events));
 	err = fclose(rec);
 	rec = NULL;
 	if (err)
 		rec_write(-errno);
 	if (rec_err) {
-		die_hint("check the free space and the file system",
+		hs_die_hint("check the free space and the file system",
 			 "cannot write %s: %s", env.output, strerror(-rec_err));
 		return 1;
 	}
@@ -882,6 +888,10 @@ int main(int argc, char **argv)
 	long printed = 0;
 
 	argp_err_exit_status = 2;
+	if (argc > 1 && !strcmp(argv[1], "host")) {
+		argv[1] = "hintstat host";
+		return hs_host_main(argc - 1, argv + 1);
+	}
 	if (argc > 1 && !strcmp(argv[1], "record"))
 		env.cmd = CMD_RECORD;
 	else if (argc > 1 && !strcmp(argv[1], "report"))
@@ -899,7 +909,7 @@ int main(int argc, char **argv)
 		return report();
 
 	if (geteuid() != 0) {
-		die_hint("run it as root, e.g. sudo hintstat",
+		hs_die_hint("run it as root, e.g. sudo hintstat",
 			 "must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)");
 		return 1;
 	}
@@ -916,18 +926,18 @@ int main(int argc, char **argv)
 		rb = ring_buffer__new(bpf_map__fd(obj->maps.events),
 				      handle_event, NULL, NULL);
 		if (!rb) {
-			die_hint("rerun with -v for libbpf's log",
+			hs_die_hint("rerun with -v for libbpf's log",
 				 "cannot open the ring buffer: %s",
 				 strerror(errno));
 			goto cleanup;
 		}
 	}
 	if (env.prom)
-		port = prom_port(env.prom);
+		port = hs_prom_port(env.prom);
 	if (port > 0) {
-		http_fd = http_listen(port);
+		http_fd = hs_http_listen(port);
 		if (http_fd < 0) {
-			die_hint("choose a free port, e.g. --prom :9669",
+			hs_die_hint("choose a free port, e.g. --prom :9669",
 				 "cannot listen on port %d: %s", port,
 				 strerror(-http_fd));
 			goto cleanup;
@@ -942,12 +952,12 @@ int main(int argc, char **argv)
 
 	if (signal(SIGINT, sig_handler) == SIG_ERR ||
 	    signal(SIGTERM, sig_handler) == SIG_ERR) {
-		die_hint("this should not happen", "cannot set signal handlers: %s",
+		hs_die_hint("this should not happen", "cannot set signal handlers: %s",
 			 strerror(errno));
 		goto cleanup;
 	}
 
-	t_start = t_prev = now_mono();
+	t_start = t_prev = hs_now_mono();
 	if (env.cmd == CMD_RECORD && record_start(t_start))
 		goto cleanup;
 	fprintf(stderr, "hintstat: mode: %s\n", hs_mode_name(run_mode, false));
@@ -965,7 +975,7 @@ int main(int argc, char **argv)
 	/* prev stays zero: the first interval starts at attach time. */
 	rc = 0;
 	while (1) {
-		t = now_mono();
+		t = hs_now_mono();
 		if (!exiting && t < next && !(end && t >= end)) {
 			double until = end && end < next ? end : next;
 
@@ -992,7 +1002,7 @@ int main(int argc, char **argv)
 				break;
 			}
 			if (http_fd >= 0)
-				http_serve(obj);
+				hs_http_serve(http_fd, prom_live, obj);
 			continue;
 		}
 		if (rb)

@@ -376,7 +376,7 @@ void hs_print_hists(FILE *f, const struct hs_snapshot *iv, bool per_zone)
 	}
 }
 
-static void json_str(FILE *f, const char *s)
+void hs_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -393,7 +393,7 @@ static void json_str(FILE *f, const char *s)
 }
 
 /* bpftrace's histogram shape, from the first to the last non-empty slot. */
-static void json_hist(FILE *f, const struct hs_hist *h)
+void hs_json_hist(FILE *f, const struct hs_hist *h)
 {
 	unsigned long long min, max;
 	int first = -1, last = -1, i;
@@ -478,7 +478,7 @@ static void json_counters(FILE *f, const struct hs_snapshot *s, bool events)
 			if (!zo_active(zs))
 				continue;
 			fprintf(f, "%s{\"zone\":", n++ ? "," : "");
-			json_str(f, hs_zone_name(s, z, name, sizeof(name)));
+			hs_json_str(f, hs_zone_name(s, z, name, sizeof(name)));
 			fprintf(f, ",\"zone_idx\":%d,\"order\":%d,\"bytes\":%llu,"
 				"\"failed_bytes\":%llu,\"entries\":%llu,"
 				"\"batches\":%llu}", z, o, zs->bytes,
@@ -499,7 +499,7 @@ void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 		hs_mode_name(iv->mode, true));
 	if (info->clock) {
 		fprintf(f, "\"time\":");
-		json_str(f, info->clock);
+		hs_json_str(f, info->clock);
 		fputc(',', f);
 	}
 	fprintf(f, "\"ts\":%.6f,\"interval_s\":%.6f,", info->ts, info->secs);
@@ -508,7 +508,7 @@ void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 	for (i = 0; i < HS_NR_HISTS; i++) {
 		fprintf(f, "%s\"%s\":", i ? "," : "", hist_names[i]);
 		if (hs_hist_avail(iv->mode, i))
-			json_hist(f, &iv->hists[i]);
+			hs_json_hist(f, &iv->hists[i]);
 		else
 			fprintf(f, "null");
 	}
@@ -556,7 +556,7 @@ static void prom_seconds(FILE *f, unsigned long long ns)
 		fprintf(f, "%llu", ns / 1000000000ULL);
 }
 
-static void prom_head(FILE *f, const char *name, const char *type,
+void hs_prom_head(FILE *f, const char *name, const char *type,
 		      const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -568,7 +568,7 @@ static void prom_zo(FILE *f, const struct hs_snapshot *s, const char *name,
 	char zname[32];
 	int z, o;
 
-	prom_head(f, name, "counter", help);
+	hs_prom_head(f, name, "counter", help);
 	for (z = 0; z < HS_MAX_ZONES; z++) {
 		for (o = 0; o < HS_MAX_ORDERS; o++) {
 			const struct hs_zo_stats *zs = &s->zo[z * HS_MAX_ORDERS + o];
@@ -582,19 +582,40 @@ static void prom_zo(FILE *f, const struct hs_snapshot *s, const char *name,
 	}
 }
 
-static void prom_counter(FILE *f, const char *name, const char *help,
+void hs_prom_counter(FILE *f, const char *name, const char *help,
 			 unsigned long long v)
 {
-	prom_head(f, name, "counter", help);
+	hs_prom_head(f, name, "counter", help);
 	fprintf(f, "%s %llu\n", name, v);
+}
+
+void hs_prom_hist(FILE *f, const char *name, const char *help,
+		  const struct hs_hist *h)
+{
+	unsigned long long cum = 0, min, max;
+	int k;
+
+	hs_prom_head(f, name, "histogram", help);
+	/* Every finite log2 bucket, so the set never changes. */
+	for (k = 0; k < HS_MAX_SLOTS - 1; k++) {
+		cum += h->slots[k];
+		hs_slot_range(k, &min, &max);
+		fprintf(f, "%s_bucket{le=\"", name);
+		prom_seconds(f, max);
+		fprintf(f, "\"} %llu\n", cum);
+	}
+	cum += h->slots[HS_MAX_SLOTS - 1];
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+	fprintf(f, "%s_sum ", name);
+	prom_seconds(f, h->sum);
+	fprintf(f, "\n%s_count %llu\n", name, h->count);
 }
 
 void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 {
 	const struct hs_totals *t = &s->totals;
 	bool tp = s->mode == HS_MODE_TRACEPOINTS;
-	unsigned long long cum, min, max;
-	int i, k;
+	int i;
 
 	/* What the mode cannot measure is left out (absent, not zero). */
 	if (!tp)
@@ -612,49 +633,42 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 		"Batches handed to the device, by zone and order.",
 		offsetof(struct hs_zo_stats, batches));
 passes:
-	prom_counter(f, "pagehint_passes_total",
+	hs_prom_counter(f, "pagehint_passes_total",
 		     "Reporting passes that ended (page_hinting_pass).",
 		     t->passes);
-	prom_counter(f, "pagehint_passes_requeued_total",
+	hs_prom_counter(f, "pagehint_passes_requeued_total",
 		     "Passes after which another pass was queued.",
 		     t->passes_requeued);
-	prom_counter(f, "pagehint_pass_bytes_total",
+	hs_prom_counter(f, "pagehint_pass_bytes_total",
 		     "Bytes reported without error, as summed by the passes.",
 		     t->pass_bytes);
-	prom_counter(f, "pagehint_pass_failed_bytes_total",
+	hs_prom_counter(f, "pagehint_pass_failed_bytes_total",
 		     "Bytes whose report failed, as summed by the passes.",
 		     t->pass_failed_bytes);
 	if (tp)
-		prom_counter(f, "pagehint_requests_total",
+		hs_prom_counter(f, "pagehint_requests_total",
 			     "Reporting requests made by frees (page_hinting_request).",
 			     t->requests);
-	prom_counter(f, "pagehint_dropped_events_total",
+	hs_prom_counter(f, "pagehint_dropped_events_total",
 		     "Events hintstat's ring buffer had no room for.",
 		     t->dropped_events);
-	for (i = 0; i < HS_NR_HISTS; i++) {
-		const struct hs_hist *h = &s->hists[i];
+	for (i = 0; i < HS_NR_HISTS; i++)
+		if (hs_hist_avail(s->mode, i))
+			hs_prom_hist(f, hist_prom[i], hist_help[i], &s->hists[i]);
+}
 
-		if (!hs_hist_avail(s->mode, i))
-			continue;
-		prom_head(f, hist_prom[i], "histogram", hist_help[i]);
-		cum = 0;
-		/* Every finite log2 bucket, so the set never changes. */
-		for (k = 0; k < HS_MAX_SLOTS - 1; k++) {
-			cum += h->slots[k];
-			hs_slot_range(k, &min, &max);
-			fprintf(f, "%s_bucket{le=\"", hist_prom[i]);
-			prom_seconds(f, max);
-			fprintf(f, "\"} %llu\n", cum);
-		}
-		cum += h->slots[HS_MAX_SLOTS - 1];
-		fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", hist_prom[i], cum);
-		fprintf(f, "%s_sum ", hist_prom[i]);
-		prom_seconds(f, h->sum);
-		fprintf(f, "\n%s_count %llu\n", hist_prom[i], h->count);
-	}
+static void print_prom_cb(FILE *f, const void *arg)
+{
+	hs_print_prom(f, arg);
 }
 
 int hs_write_prom_file(const char *path, const struct hs_snapshot *total)
+{
+	return hs_write_file_atomic(path, print_prom_cb, total);
+}
+
+int hs_write_file_atomic(const char *path, void (*print)(FILE *, const void *),
+			 const void *arg)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -666,7 +680,7 @@ int hs_write_prom_file(const char *path, const struct hs_snapshot *total)
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	hs_print_prom(f, total);
+	print(f, arg);
 	if (fflush(f) || fsync(fileno(f)))
 		err = -errno;
 	if (fclose(f) && !err)
@@ -737,7 +751,7 @@ void hs_print_event_json(FILE *f, const struct hs_event *e,
 		break;
 	case HS_EV_FILL:
 		fprintf(f, ",\"zone\":");
-		json_str(f, ev_zone(e, names, zone, sizeof(zone)));
+		hs_json_str(f, ev_zone(e, names, zone, sizeof(zone)));
 		fprintf(f, ",\"order\":%u,\"mt\":%u,\"entries\":%u,\"bytes\":%llu,\"lock_ns\":%llu",
 			e->order, e->mt, e->a, e->bytes, e->ns);
 		break;
@@ -751,7 +765,7 @@ void hs_print_event_json(FILE *f, const struct hs_event *e,
 		break;
 	case HS_EV_CYCLE:
 		fprintf(f, ",\"zone\":");
-		json_str(f, ev_zone(e, names, zone, sizeof(zone)));
+		hs_json_str(f, ev_zone(e, names, zone, sizeof(zone)));
 		fprintf(f, ",\"order\":%u,\"mt\":%u,\"isolated\":%u,\"batches\":%u,\"budget_exhausted\":%u,\"duration_ns\":%llu,\"err\":%d",
 			e->order, e->mt, e->a, e->b, e->flag, e->ns, e->err);
 		break;

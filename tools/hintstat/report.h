@@ -78,6 +78,20 @@ void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 void hs_print_prom(FILE *f, const struct hs_snapshot *total);
 /* Same, to path via path.tmp and rename(); 0 or -errno. */
 int hs_write_prom_file(const char *path, const struct hs_snapshot *total);
+/* Same through print(f, arg): any text file replaced atomically. */
+int hs_write_file_atomic(const char *path, void (*print)(FILE *, const void *),
+			 const void *arg);
+/* Building blocks for other printers (hintstat host). */
+void hs_json_str(FILE *f, const char *s);
+/* bpftrace's -f json histogram shape: [{"min":..,"max":..,"count":..}] */
+void hs_json_hist(FILE *f, const struct hs_hist *h);
+void hs_prom_head(FILE *f, const char *name, const char *type,
+		  const char *help);
+void hs_prom_counter(FILE *f, const char *name, const char *help,
+		     unsigned long long v);
+/* A histogram in seconds, every log2 bucket. */
+void hs_prom_hist(FILE *f, const char *name, const char *help,
+		  const struct hs_hist *h);
 /* One streamed event, as text (tracefs-like) or as a JSON line. */
 void hs_print_event(FILE *f, const struct hs_event *e,
 		    const struct hs_snapshot *names);

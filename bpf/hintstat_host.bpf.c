@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hintstat host: what a VMM does with the free pages its guest reports.
+ *
+ * Syscall tracepoints only (fentry and kprobes are not available on every
+ * host): madvise(MADV_DONTNEED|MADV_REMOVE|MADV_FREE) and
+ * fallocate(FALLOC_FL_PUNCH_HOLE) by the VMM's threads, timed from
+ * sys_enter to sys_exit, counted inside the guest-RAM mappings user space
+ * found in /proc/PID/maps (a VMM also discards its own heap: counted
+ * apart). A bitmap of the guest RAM pages remembers what was discarded,
+ * so exceptions:page_fault_user on one of them counts as a refault.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "host.h"
+#include "aggregate.h"
+
+/* Set by user space before load. */
+const volatile __u32 vmm_tgid = 0;
+
+/* Set by user space after load, before attach. */
+struct hh_range ranges[HH_MAX_RANGES] = {};
+int ram_fds[HH_MAX_FDS] = { -1, -1, -1, -1 };
+__u64 bitmap_pages = 0;
+
+struct hh_state hst = {};
+
+/* The syscall tracepoints' records (tracefs format, stable ABI). */
+struct hh_sys_enter {
+	__u64 common;
+	long nr;
+	unsigned long args[6];
+};
+
+struct hh_sys_exit {
+	__u64 common;
+	long nr;
+	long ret;
+};
+
+struct hh_page_fault {
+	__u64 common;
+	unsigned long address;
+	unsigned long ip;
+	unsigned long error_code;
+};
+
+enum { HH_CALL_MADVISE, HH_CALL_PUNCH };
+
+/* A discard call between its sys_enter and its sys_exit, by thread. */
+struct hh_pending {
+	__u64 ts;
+	__u64 start;	/* madvise: address; fallocate: file offset */
+	__u64 len;
+	__u32 call;
+	__u32 advice;	/* madvise: behavior; fallocate: 1 on a RAM fd */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct hh_pending);
+} pending SEC(".maps");
+
+/* One bit per guest RAM page, set when discarded; sized by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} discarded SEC(".maps");
+
+static __always_inline bool is_vmm(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == vmm_tgid;
+}
+
+static __always_inline void begin(__u32 call, __u64 start, __u64 len,
+				  __u32 advice)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct hh_pending p = {
+		.ts = bpf_ktime_get_ns(),
+		.start = start,
+		.len = len,
+		.call = call,
+		.advice = advice,
+	};
+
+	bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+}
+
+struct mark_ctx {
+	__u64 p0;	/* first page, bitmap index */
+	__u64 p1;	/* one past the last */
+};
+
+/* bpf_loop callback: set the bits of word p0 / 64 + i within [p0, p1). */
+static long mark_word(__u64 i, struct mark_ctx *m)
+{
+	__u64 w = (m->p0 >> 6) + i, lo, hi, mask;
+	__u32 key = (__u32)w;
+	__u64 *word;
+
+	lo = w << 6;
+	hi = lo + 64;
+	if (lo < m->p0)
+		lo = m->p0;
+	if (hi > m->p1)
+		hi = m->p1;
+	if (lo >= hi)
+		return 1;
+	mask = (hi - lo == 64) ? ~0ULL : ((1ULL << (hi - lo)) - 1) << (lo & 63);
+	word = bpf_map_lookup_elem(&discarded, &key);
+	if (word)
+		__sync_fetch_and_or(word, mask);
+	return 0;
+}
+
+/* Bytes of [start, start + len) inside guest RAM; their pages marked. */
+static __always_inline __u64 account_range(__u64 start, __u64 len, bool mark)
+{
+	struct mark_ctx m;
+	__u64 inside = 0, lo, hi;
+	int i;
+
+	for (i = 0; i < HH_MAX_RANGES; i++) {
+		struct hh_range *r = &ranges[i];
+
+		if (r->hi <= r->lo)
+			continue;
+		lo = start > r->lo ? start : r->lo;
+		hi = start + len < r->hi ? start + len : r->hi;
+		if (lo >= hi)
+			continue;
+		inside += hi - lo;
+		if (!mark)
+			continue;
+		/* Whole pages only: a partial page is not dropped. */
+		m.p0 = r->first_page + ((lo - r->lo + (1 << HH_PAGE_SHIFT) - 1)
+					>> HH_PAGE_SHIFT);
+		m.p1 = r->first_page + ((hi - r->lo) >> HH_PAGE_SHIFT);
+		if (m.p1 > bitmap_pages) {
+			HS_ADD(&hst.totals.untracked_pages,
+			       m.p1 - (m.p0 > bitmap_pages ? m.p0 : bitmap_pages));
+			m.p1 = bitmap_pages;
+		}
+		if (m.p0 < m.p1)
+			bpf_loop(((m.p1 - 1) >> 6) - (m.p0 >> 6) + 1,
+				 mark_word, &m, 0);
+	}
+	return inside;
+}
+
+SEC("tracepoint/syscalls/sys_enter_madvise")
+int hh_madvise_enter(struct hh_sys_enter *ctx)
+{
+	__u32 advice = (__u32)ctx->args[2];
+
+	if (!is_vmm())
+		return 0;
+	if (advice != HH_MADV_DONTNEED && advice != HH_MADV_REMOVE &&
+	    advice != HH_MADV_FREE)
+		return 0;
+	begin(HH_CALL_MADVISE, ctx->args[0], ctx->args[1], advice);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_fallocate")
+int hh_fallocate_enter(struct hh_sys_enter *ctx)
+{
+	int fd = (int)ctx->args[0], i;
+	__u32 ram = 0;
+
+	if (!is_vmm() || !(ctx->args[1] & HH_FALLOC_PUNCH_HOLE))
+		return 0;
+	for (i = 0; i < HH_MAX_FDS; i++)
+		if (ram_fds[i] >= 0 && ram_fds[i] == fd)
+			ram = 1;
+	begin(HH_CALL_PUNCH, ctx->args[2], ctx->args[3], ram);
+	return 0;
+}
+
+static __always_inline void end(struct hh_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct hh_totals *t = &hst.totals;
+	struct hh_pending *p;
+	__u64 ns, inside;
+
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return;
+	ns = bpf_ktime_get_ns() - p->ts;
+	if (p->call == HH_CALL_PUNCH) {
+		if (!p->advice) {
+			HS_ADD(&t->punch_other_calls, 1);
+			HS_ADD(&t->punch_other_bytes, p->len);
+		} else if (ctx->ret) {
+			HS_ADD(&t->errors, 1);
+		} else {
+			HS_ADD(&t->punch_calls, 1);
+			HS_ADD(&t->punch_bytes, p->len);
+			hs_hist_add(&hst.hists[HH_HIST_PUNCH], ns);
+		}
+		goto out;
+	}
+	inside = account_range(p->start, p->len, !ctx->ret);
+	if (inside < p->len) {
+		HS_ADD(&t->outside_calls, 1);
+		HS_ADD(&t->outside_bytes, p->len - inside);
+	}
+	if (!inside)
+		goto out;
+	if (ctx->ret) {
+		HS_ADD(&t->errors, 1);
+		goto out;
+	}
+	HS_ADD(&t->madv_calls, 1);
+	HS_ADD(&t->madv_bytes, inside);
+	if (p->advice == HH_MADV_DONTNEED)
+		HS_ADD(&t->madv_dontneed_bytes, inside);
+	else if (p->advice == HH_MADV_REMOVE)
+		HS_ADD(&t->madv_remove_bytes, inside);
+	else
+		HS_ADD(&t->madv_free_bytes, inside);
+	hs_hist_add(&hst.hists[HH_HIST_MADVISE], ns);
+out:
+	bpf_map_delete_elem(&pending, &tid);
+}
+
+SEC("tracepoint/syscalls/sys_exit_madvise")
+int hh_madvise_exit(struct hh_sys_exit *ctx)
+{
+	if (is_vmm())
+		end(ctx);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_fallocate")
+int hh_fallocate_exit(struct hh_sys_exit *ctx)
+{
+	if (is_vmm())
+		end(ctx);
+	return 0;
+}
+
+/* A fault on guest RAM; a refault when its page was discarded. */
+SEC("tracepoint/exceptions/page_fault_user")
+int hh_page_fault(struct hh_page_fault *ctx)
+{
+	__u64 addr = ctx->address, page, old, bit;
+	__u32 key;
+	__u64 *word;
+	int i;
+
+	if (!is_vmm())
+		return 0;
+	for (i = 0; i < HH_MAX_RANGES; i++) {
+		struct hh_range *r = &ranges[i];
+
+		if (addr < r->lo || addr >= r->hi)
+			continue;
+		HS_ADD(&hst.totals.faults, 1);
+		page = r->first_page + ((addr - r->lo) >> HH_PAGE_SHIFT);
+		if (page >= bitmap_pages)
+			return 0;
+		key = (__u32)(page >> 6);
+		bit = 1ULL << (page & 63);
+		word = bpf_map_lookup_elem(&discarded, &key);
+		if (!word)
+			return 0;
+		old = __sync_fetch_and_and(word, ~bit);
+		if (old & bit)
+			HS_ADD(&hst.totals.refaults, 1);
+		return 0;
+	}
+	return 0;
+}
+
+/* Under KVM, guest accesses fault in the kernel, not in user mode. */
+SEC("tracepoint/kvm/kvm_page_fault")
+int hh_kvm_fault(void *ctx)
+{
+	if (is_vmm())
+		HS_ADD(&hst.totals.kvm_faults, 1);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * hintstat's command-line plumbing shared by the guest view (hintstat.c)
+ * and the host view (host.c): argument parsing, errors, clock, the
+ * --prom :PORT responder.
+ */
+#ifndef __HINTSTAT_CLI_H
+#define __HINTSTAT_CLI_H
+
+#include <argp.h>
+#include <stdio.h>
+
+/* Seconds, 0.001 to 86400, or argp_error() naming what. */
+double hs_parse_secs(struct argp_state *state, const char *what,
+		     const char *arg);
+/* --prom :PORT: 0 when arg names a file, -1 when invalid, else the port. */
+int hs_prom_port(const char *arg);
+/* One line saying what is wrong, one saying what to do, on stderr. */
+void hs_die_hint(const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* CLOCK_MONOTONIC in seconds. */
+double hs_now_mono(void);
+/* A non-blocking listening socket on port (IPv6 and IPv4), or -errno. */
+int hs_http_listen(int port);
+/* Answer every waiting GET /metrics with print(f, arg); never blocks. */
+void hs_http_serve(int lfd, void (*print)(FILE *, const void *),
+		   const void *arg);
+
+/* hintstat host ...: argv[0] is "hintstat host". */
+int hs_host_main(int argc, char **argv);
+
+#endif /* __HINTSTAT_CLI_H */

@@ -1,0 +1,1117 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hintstat host - what the VMM does with the pages its guest reports.
+ *
+ * Finds the VMM (QEMU, Firecracker, Cloud Hypervisor) and its guest-RAM
+ * mapping, attaches bpf/hintstat_host.bpf.c to the syscall and fault
+ * tracepoints, and prints every interval the bytes discarded inside guest
+ * RAM, the discard latency, what the VMM discarded outside guest RAM, the
+ * refaults of discarded pages and the VMM's RSS. With --guest SOCKET it
+ * reads the JSON lines the guest's hintstat writes to a virtio-serial
+ * port and shows the guest's hinted bytes next to the host's discards,
+ * flagging bytes the host did not discard.
+ */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "host.h"
+#include "report.h"
+#include "cli.h"
+#include "hintstat_host.skel.h"
+
+#define MIB (1024.0 * 1024.0)
+#define HH_MAX_LINKS 8
+#define GUEST_LINE_MAX 65536
+
+static struct host_env {
+	double interval;
+	long count;
+	double duration;
+	bool json;
+	bool hist;
+	bool timestamp;
+	bool verbose;
+	int pid;
+	const char *name;
+	unsigned long long ram;	/* --ram, bytes; 0: from the command line */
+	const char *guest;	/* --guest SOCKET */
+	const char *prom;
+	int npos;
+} env = {
+	.interval = 1,
+	.count = -1,
+};
+
+/* A process that looks like a VMM. */
+struct vmm {
+	int pid;
+	char comm[32];
+	char cmdline[4096];	/* NULs turned into spaces */
+	unsigned long long ram;	/* from its command line, 0: unknown */
+};
+
+/* The guest's stream (--guest): its latest totals and how it is doing. */
+struct guest_stream {
+	int fd;
+	char buf[GUEST_LINE_MAX];
+	size_t used;
+	bool seen;		/* a line came */
+	bool gone;		/* EOF or silence: said once */
+	double last;		/* hs_now_mono() of the last line */
+	unsigned long long lines;
+	unsigned long long base;	/* guest total bytes at the first line */
+	unsigned long long bytes;	/* its latest total bytes */
+	unsigned long long failed;	/* latest total failed_bytes */
+	unsigned long long host_base;	/* host discarded at the first line */
+	unsigned long long host_at;	/* and when the latest line came */
+	char mode[32];
+};
+
+static volatile sig_atomic_t exiting;
+static struct bpf_link *links[HH_MAX_LINKS];
+static struct guest_stream gs = { .fd = -1 };
+static struct vmm target;
+static bool ram_file;		/* guest RAM is a file (memfd, hugetlbfs) */
+static unsigned long long ram_total;
+static const char *divergence_reason;
+/* Totals since attach, for --prom :PORT and the summary. */
+static struct hh_state cur_state;
+static unsigned long long cur_rss;
+
+const char host_doc[] =
+"Show what the VMM does with the free pages its guest reports.\n"
+"\n"
+"USAGE: hintstat host [-p PID | -n NAME] [--ram SIZE] [--guest SOCKET]\n"
+"                     [-j | -H] [-T] [--prom FILE|:PORT] [-i SEC] [-d SEC]\n"
+"                     [interval [count]]\n"
+"\n"
+"Needs root. Counts, by syscall tracepoints only, the VMM's\n"
+"madvise(MADV_DONTNEED|MADV_REMOVE|MADV_FREE) and fallocate(PUNCH_HOLE)\n"
+"calls inside its guest-RAM mapping (found in /proc/PID/maps from the\n"
+"memory size on its command line, or --ram), their latency, what it\n"
+"discards outside guest RAM (its own heap), the page faults on guest RAM\n"
+"that hit a discarded page (refaults) and its RSS. Without -p it looks\n"
+"for QEMU, Firecracker and Cloud Hypervisor processes (or NAME) and\n"
+"lists them when several match.\n"
+"\n"
+"--guest SOCKET reads the JSON lines the guest's hintstat -j writes to a\n"
+"virtio-serial port (QEMU: -chardev socket,id=hs,path=SOCKET,server=on,\n"
+"wait=off -device virtio-serial-pci -device virtserialport,chardev=hs,\n"
+"name=org.pagehint.hintstat) and joins them by time: bytes hinted in the\n"
+"guest next to bytes discarded on the host, flagging what was reported\n"
+"but not discarded. When the VMM exits, hintstat host prints its last\n"
+"interval and a summary and exits 0.\n"
+"\n"
+"EXAMPLES:\n"
+"    hintstat host                 # the only VMM on this host, every second\n"
+"    hintstat host -n qemu -j      # JSON lines for the QEMU process\n"
+"    hintstat host -p 4242 -H 10   # discard latency histograms every 10 s\n"
+"    hintstat host -p 4242 --guest /run/vm1/hintstat.sock  # guest and host\n"
+"    hintstat host -p 4242 --prom :9670  # Prometheus on :9670/metrics\n";
+
+#define OPT_RAM 2000
+#define OPT_GUEST 2001
+#define OPT_PROM 2002
+
+static const struct argp_option host_opts[] = {
+	{ "pid", 'p', "PID", 0, "The VMM's process id", 0 },
+	{ "name", 'n', "NAME", 0, "Find the VMM by process name", 0 },
+	{ "ram", OPT_RAM, "SIZE", 0,
+	  "Guest RAM size (e.g. 1024M, 4G) if not on its command line", 0 },
+	{ "guest", OPT_GUEST, "SOCKET", 0,
+	  "Join the guest's hintstat -j stream from this unix socket", 0 },
+	{ "interval", 'i', "SEC", 0, "Print every SEC seconds (default 1)", 0 },
+	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
+	{ "json", 'j', NULL, 0, "Print JSON lines instead of tables", 0 },
+	{ "histogram", 'H', NULL, 0, "Print log2 histograms of discard latency", 0 },
+	{ "prom", OPT_PROM, "FILE|:PORT", 0,
+	  "Write Prometheus text to FILE each interval, or serve it on PORT", 0 },
+	{ "timestamp", 'T', NULL, 0, "Include the wall-clock time", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 0 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{},
+};
+
+/* "1024" (MiB), "512M", "4G", "1T", "2048k": bytes, 0 when invalid. */
+static unsigned long long parse_size(const char *s, char dflt)
+{
+	unsigned long long v, mul;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return 0;
+	switch (toupper(*end ? *end : dflt)) {
+	case 'B':
+		mul = 1;
+		break;
+	case 'K':
+		mul = 1ULL << 10;
+		break;
+	case 'M':
+		mul = 1ULL << 20;
+		break;
+	case 'G':
+		mul = 1ULL << 30;
+		break;
+	case 'T':
+		mul = 1ULL << 40;
+		break;
+	default:
+		return 0;
+	}
+	if (*end && end[1] && !(toupper(end[1]) == 'I' && toupper(end[2]) == 'B' &&
+				!end[3]) && !(toupper(end[1]) == 'B' && !end[2]))
+		return 0;
+	return v * mul;
+}
+
+static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
+{
+	char *end;
+	long v;
+
+	switch (key) {
+	case 'h':
+		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
+		break;
+	case 'p':
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || end == arg || *end || v < 1 || v > INT_MAX)
+			argp_error(state, "invalid pid '%s': want a positive integer",
+				   arg);
+		env.pid = (int)v;
+		break;
+	case 'n':
+		if (!*arg)
+			argp_error(state, "-n needs a process name, e.g. -n qemu");
+		env.name = arg;
+		break;
+	case OPT_RAM:
+		env.ram = parse_size(arg, 'M');
+		if (!env.ram)
+			argp_error(state, "invalid --ram '%s': want a size such as 1024M or 4G",
+				   arg);
+		break;
+	case OPT_GUEST:
+		if (!*arg)
+			argp_error(state, "--guest needs the unix socket of the guest's stream");
+		env.guest = arg;
+		break;
+	case 'i':
+		env.interval = hs_parse_secs(state, "interval", arg);
+		break;
+	case 'd':
+		env.duration = hs_parse_secs(state, "duration", arg);
+		break;
+	case 'j':
+		env.json = true;
+		break;
+	case 'H':
+		env.hist = true;
+		break;
+	case 'T':
+		env.timestamp = true;
+		break;
+	case 'v':
+		env.verbose = true;
+		break;
+	case OPT_PROM:
+		if (!*arg || hs_prom_port(arg) < 0)
+			argp_error(state, "invalid --prom '%s': want a file or :PORT (1 to 65535)",
+				   arg);
+		env.prom = arg;
+		break;
+	case ARGP_KEY_ARG:
+		if (env.npos == 0) {
+			env.interval = hs_parse_secs(state, "interval", arg);
+		} else if (env.npos == 1) {
+			errno = 0;
+			env.count = strtol(arg, &end, 10);
+			if (errno || end == arg || *end || env.count < 1)
+				argp_error(state, "invalid count '%s': want a positive integer",
+					   arg);
+		} else {
+			argp_error(state, "unexpected argument '%s'", arg);
+		}
+		env.npos++;
+		break;
+	case ARGP_KEY_END:
+		if (env.pid && env.name)
+			argp_error(state, "-p and -n do not mix: give one of them");
+		if (env.json && env.hist)
+			argp_error(state, "-j and -H do not mix: JSON carries the histograms");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static void sig_handler(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
+			   va_list args)
+{
+	(void)level;
+	if (!env.verbose)
+		return 0;
+	return vfprintf(stderr, format, args);
+}
+
+/* Read a small /proc file; its length, or -1. */
+static ssize_t read_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* Guest RAM size from a VMM's command line (argv, NUL separated). */
+static unsigned long long ram_from_cmdline(const char *comm, const char *argv,
+					   size_t len)
+{
+	const char *a = argv, *next, *prev = "";
+	unsigned long long v = 0;
+	bool qemu = !strncmp(comm, "qemu", 4);
+	bool ch = !strncmp(comm, "cloud-hyperviso", 15);
+	char buf[256];
+	const char *p;
+
+	for (; a < argv + len; prev = a, a = next) {
+		next = a + strlen(a) + 1;
+		if (qemu && !strcmp(prev, "-m")) {
+			p = strstr(a, "size=");
+			p = p ? p + 5 : a;
+			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, ","), p);
+			v = parse_size(buf, 'M');
+		} else if (ch && !strcmp(prev, "--memory") &&
+			   (p = strstr(a, "size="))) {
+			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p + 5, ","),
+				 p + 5);
+			v = parse_size(buf, 'B');
+		}
+	}
+	if (!v && qemu)
+		v = 128ULL << 20;	/* QEMU's default */
+	if (!v && ch)
+		v = 512ULL << 20;	/* Cloud Hypervisor's default */
+	return v;
+}
+
+static bool read_vmm(int pid, struct vmm *v)
+{
+	char path[64], argv[4096];
+	ssize_t n, i;
+
+	memset(v, 0, sizeof(*v));
+	v->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (read_file(path, v->comm, sizeof(v->comm)) < 0)
+		return false;
+	v->comm[strcspn(v->comm, "\n")] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	n = read_file(path, argv, sizeof(argv));
+	if (n < 0)
+		return false;
+	v->ram = ram_from_cmdline(v->comm, argv, n);
+	for (i = 0; i < n && i < (ssize_t)sizeof(v->cmdline) - 1; i++)
+		v->cmdline[i] = argv[i] ? argv[i] : ' ';
+	v->cmdline[i] = '\0';
+	return true;
+}
+
+static bool is_vmm_name(const struct vmm *v, const char *name)
+{
+	static const char * const known[] = {
+		"qemu-system-", "qemu-kvm", "firecracker", "cloud-hyperviso",
+	};
+	char argv0[256];
+	const char *base;
+	size_t i;
+
+	snprintf(argv0, sizeof(argv0), "%.*s", (int)strcspn(v->cmdline, " "),
+		 v->cmdline);
+	base = strrchr(argv0, '/');
+	base = base ? base + 1 : argv0;
+	if (name)
+		return strstr(v->comm, name) || strstr(base, name);
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strncmp(v->comm, known[i], strlen(known[i])))
+			return true;
+	return false;
+}
+
+/* The VMM to trace: target filled, or 1 (runtime) / 2 (ambiguous). */
+static int find_vmm(void)
+{
+	struct vmm *found = NULL, v;
+	struct dirent *d;
+	int n = 0, i, self = getpid();
+	DIR *dir;
+
+	if (env.pid) {
+		if (!read_vmm(env.pid, &target)) {
+			hs_die_hint("list the VMMs with 'hintstat host' (no -p), or pgrep -a qemu",
+				    "no process with pid %d", env.pid);
+			return 1;
+		}
+		return 0;
+	}
+	dir = opendir("/proc");
+	if (!dir) {
+		hs_die_hint("mount /proc", "cannot read /proc: %s", strerror(errno));
+		return 1;
+	}
+	while ((d = readdir(dir))) {
+		int pid = atoi(d->d_name);
+
+		if (pid <= 0 || pid == self || !read_vmm(pid, &v) ||
+		    !is_vmm_name(&v, env.name))
+			continue;
+		found = realloc(found, (n + 1) * sizeof(*found));
+		if (!found) {
+			closedir(dir);
+			return 1;
+		}
+		found[n++] = v;
+	}
+	closedir(dir);
+	if (n == 1) {
+		target = found[0];
+		free(found);
+		return 0;
+	}
+	if (!n) {
+		if (env.name)
+			hs_die_hint("check the name with pgrep -a NAME, or give -p PID",
+				    "no process named like '%s'", env.name);
+		else
+			hs_die_hint("start the VM first, or give its pid with -p PID",
+				    "no VMM process found (looked for qemu-system-*, qemu-kvm, firecracker, cloud-hypervisor)");
+		return 1;
+	}
+	fprintf(stderr, "hintstat: %d processes match%s%s%s; which one?\n", n,
+		env.name ? " '" : "", env.name ? env.name : " a VMM name",
+		env.name ? "'" : "");
+	fprintf(stderr, "  %7s  %-15s %8s  %s\n", "PID", "COMM", "RAM_MiB",
+		"COMMAND");
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "  %7d  %-15s %8llu  %.48s\n", found[i].pid,
+			found[i].comm, found[i].ram >> 20, found[i].cmdline);
+	fprintf(stderr, "hint: choose one with -p PID\n");
+	free(found);
+	return 2;
+}
+
+/*
+ * The guest-RAM mappings: those of exactly the guest's RAM size in
+ * /proc/PID/maps. 0, -ENOENT when none (yet), -errno when maps cannot be
+ * read. A file-backed one also gives the VMM's fds open on that file.
+ */
+static int find_ram(struct hintstat_host_bpf *obj, unsigned long long size)
+{
+	char path[64], line[512], file[PATH_MAX], link[PATH_MAX];
+	unsigned long long lo, hi, first = 0;
+	struct dirent *d;
+	int n = 0, nfd = 0;
+	FILE *f;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", target.pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	file[0] = '\0';
+	while (fgets(line, sizeof(line), f) && n < HH_MAX_RANGES) {
+		char name[PATH_MAX] = "";
+
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %4095[^\n]", &lo,
+			   &hi, name) < 2 || hi - lo != size)
+			continue;
+		if (name[0] == '[')
+			continue;
+		obj->bss->ranges[n].lo = lo;
+		obj->bss->ranges[n].hi = hi;
+		obj->bss->ranges[n].first_page = first;
+		first += (hi - lo) >> HH_PAGE_SHIFT;
+		if (name[0] && !file[0]) {
+			snprintf(file, sizeof(file), "%s", name);
+			ram_file = true;
+		}
+		n++;
+	}
+	fclose(f);
+	if (!n)
+		return -ENOENT;
+	ram_total = first << HH_PAGE_SHIFT;
+	obj->bss->bitmap_pages = first;
+	if (!ram_file)
+		return 0;
+	/* "/memfd:pc.ram (deleted)" in maps is the fd's link target too. */
+	snprintf(path, sizeof(path), "/proc/%d/fd", target.pid);
+	dir = opendir(path);
+	while (dir && (d = readdir(dir)) && nfd < HH_MAX_FDS) {
+		ssize_t l;
+
+		snprintf(line, sizeof(line), "%s/%s", path, d->d_name);
+		l = readlink(line, link, sizeof(link) - 1);
+		if (l <= 0)
+			continue;
+		link[l] = '\0';
+		if (!strcmp(link, file))
+			obj->data->ram_fds[nfd++] = atoi(d->d_name);
+	}
+	if (dir)
+		closedir(dir);
+	return 0;
+}
+
+/* Why a VMM may skip discarding what its guest reported, if we can tell. */
+static const char *guess_reason(void)
+{
+	if (strstr(target.cmdline, "vfio-pci"))
+		return "VFIO device assigned: QEMU disables discards of guest RAM";
+	if (strstr(target.cmdline, "hugetlbfs") || strstr(target.cmdline, "hugepages"))
+		return "huge-page backed RAM: ranges not aligned to the huge page are ignored";
+	if (strstr(target.cmdline, "postcopy") || strstr(target.cmdline, "-incoming"))
+		return "migration: QEMU skips discards during postcopy";
+	return "unknown: page poisoning in the guest, postcopy or a background snapshot make QEMU skip discards";
+}
+
+/* The VMM's RSS in bytes; -1 once it is gone (or a zombie). */
+static long long vmm_rss(void)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", target.pid);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "\nVmRSS:");
+	if (!p)
+		return -1;
+	return strtoll(p + 7, NULL, 10) * 1024;
+}
+
+static void detach_all(void)
+{
+	int i;
+
+	for (i = 0; i < HH_MAX_LINKS; i++) {
+		bpf_link__destroy(links[i]);
+		links[i] = NULL;
+	}
+}
+
+static bool tracepoint_exists(const char *cat, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/%s", cat,
+		 name);
+	if (!access(path, F_OK))
+		return true;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/%s",
+		 cat, name);
+	return !access(path, F_OK);
+}
+
+/* Load with the VMM's pid and a bitmap for its RAM; NULL after a message. */
+static struct hintstat_host_bpf *load_host(unsigned long long size)
+{
+	struct hintstat_host_bpf *obj;
+	struct bpf_program *prog;
+	int err, n = 0, tries;
+	const char *what = "open";
+
+	if (!tracepoint_exists("syscalls", "sys_enter_madvise")) {
+		hs_die_hint("mount -t tracefs nodev /sys/kernel/tracing; the kernel needs CONFIG_FTRACE_SYSCALLS=y",
+			    "no syscall tracepoints (syscalls:sys_enter_madvise not in tracefs)");
+		return NULL;
+	}
+	obj = hintstat_host_bpf__open();
+	if (!obj) {
+		err = -errno;
+		goto fail;
+	}
+	obj->rodata->vmm_tgid = target.pid;
+	/* One bit per 4 KiB page of guest RAM, 64 per word. */
+	bpf_map__set_max_entries(obj->maps.discarded,
+				 ((size >> HH_PAGE_SHIFT) + 63) / 64 + 1);
+	bpf_program__set_autoload(obj->progs.hh_kvm_fault,
+				  tracepoint_exists("kvm", "kvm_page_fault"));
+	bpf_program__set_autoload(obj->progs.hh_page_fault,
+				  tracepoint_exists("exceptions", "page_fault_user"));
+	what = "load";
+	err = hintstat_host_bpf__load(obj);
+	if (err)
+		goto fail;
+	/* A VMM just started may not have mapped its RAM yet: 10 s. */
+	for (tries = 0; tries < 200; tries++) {
+		err = find_ram(obj, size);
+		if (err != -ENOENT || exiting)
+			break;
+		if (vmm_rss() < 0) {
+			err = -ESRCH;
+			break;
+		}
+		usleep(50000);
+	}
+	if (err == -ENOENT) {
+		hs_die_hint("give the guest's memory size with --ram SIZE",
+			    "no mapping of %llu MiB (the guest RAM) in /proc/%d/maps",
+			    size >> 20, target.pid);
+		hintstat_host_bpf__destroy(obj);
+		return NULL;
+	}
+	if (err == -ESRCH) {
+		hs_die_hint("start the VM again; its log says why it stopped",
+			    "%s (pid %d) exited before its guest RAM was mapped",
+			    target.comm, target.pid);
+		hintstat_host_bpf__destroy(obj);
+		return NULL;
+	}
+	if (err) {
+		hs_die_hint("check the pid; the VMM may have exited",
+			    "cannot read /proc/%d/maps: %s", target.pid,
+			    strerror(-err));
+		hintstat_host_bpf__destroy(obj);
+		return NULL;
+	}
+	what = "attach";
+	bpf_object__for_each_program(prog, obj->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		links[n] = bpf_program__attach(prog);
+		err = libbpf_get_error(links[n]);
+		if (err) {
+			links[n] = NULL;
+			goto fail;
+		}
+		n++;
+	}
+	return obj;
+fail:
+	detach_all();
+	hintstat_host_bpf__destroy(obj);
+	hs_die_hint("rerun with -v for libbpf's log",
+		    "cannot %s the host BPF programs: %s", what, strerror(-err));
+	return NULL;
+}
+
+/* --guest: connect to the stream's unix socket. 0 or -errno. */
+static int guest_connect(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	gs.fd = fd;
+	return 0;
+}
+
+/* The number after "key": in s (s is a JSON object), or false. */
+static bool json_ull(const char *s, const char *key, unsigned long long *v)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(s, pat);
+	if (!p || !isdigit((unsigned char)p[strlen(pat)]))
+		return false;
+	*v = strtoull(p + strlen(pat), NULL, 10);
+	return true;
+}
+
+/* One line of the guest's hintstat -j: its totals since it attached. */
+static void guest_line(char *line, unsigned long long host_now)
+{
+	unsigned long long bytes, failed;
+	const char *t, *m;
+
+	t = strstr(line, "\"total\":{");
+	if (!t || !json_ull(t, "bytes", &bytes) ||
+	    !json_ull(t, "failed_bytes", &failed))
+		return;		/* an event line, or not hintstat's */
+	m = strstr(line, "\"mode\":\"");
+	if (m)
+		snprintf(gs.mode, sizeof(gs.mode), "%.*s",
+			 (int)strcspn(m + 8, "\""), m + 8);
+	if (!gs.seen) {
+		/* From here on, both sides count. */
+		gs.base = bytes;
+		gs.host_base = host_now;
+		gs.seen = true;
+	}
+	if (gs.gone)
+		fprintf(stderr, "hintstat: guest stream back\n");
+	gs.gone = false;
+	gs.bytes = bytes;
+	gs.failed = failed;
+	gs.host_at = host_now;
+	gs.last = hs_now_mono();
+	gs.lines++;
+}
+
+/* Read what the guest sent; EOF marks the stream gone. */
+static void guest_read(unsigned long long host_now)
+{
+	char *nl, *start;
+	ssize_t r;
+
+	while (gs.fd >= 0) {
+		if (gs.used == sizeof(gs.buf) - 1)
+			gs.used = 0;	/* a line that long is not hintstat's */
+		r = read(gs.fd, gs.buf + gs.used, sizeof(gs.buf) - 1 - gs.used);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (r <= 0) {
+			close(gs.fd);
+			gs.fd = -1;
+			if (!gs.gone)
+				fprintf(stderr, "hintstat: guest stream gone (socket closed)\n");
+			gs.gone = true;
+			break;
+		}
+		gs.used += r;
+		gs.buf[gs.used] = '\0';
+		start = gs.buf;
+		while ((nl = strchr(start, '\n'))) {
+			*nl = '\0';
+			guest_line(start, host_now);
+			start = nl + 1;
+		}
+		gs.used -= start - gs.buf;
+		memmove(gs.buf, start, gs.used);
+	}
+}
+
+/* Bytes the host dropped: what hits the guest RAM's memory. */
+static unsigned long long discarded(const struct hh_totals *t)
+{
+	return ram_file ? t->punch_bytes : t->madv_bytes;
+}
+
+static unsigned long long discard_calls(const struct hh_totals *t)
+{
+	return ram_file ? t->punch_calls : t->madv_calls;
+}
+
+static const struct hs_hist *discard_hist(const struct hh_state *s)
+{
+	return &s->hists[ram_file ? HH_HIST_PUNCH : HH_HIST_MADVISE];
+}
+
+static const char *stream_state(void)
+{
+	if (!env.guest)
+		return "none";
+	if (gs.gone)
+		return "gone";
+	return gs.seen ? "up" : "waiting";
+}
+
+/*
+ * Reported in the guest but not discarded on the host, since the stream
+ * began, both sides taken when the guest's latest line came (the join by
+ * time): the host discards before the guest's device call returns, so a
+ * positive difference is a divergence (0 while none). The host may be
+ * ahead by what it discarded for a batch the guest has not printed yet.
+ */
+static unsigned long long divergence(void)
+{
+	unsigned long long g, h;
+
+	if (!gs.seen)
+		return 0;
+	g = gs.bytes - gs.base;
+	h = gs.host_at - gs.host_base;
+	return g > h ? g - h : 0;
+}
+
+static void diff_state(struct hh_state *out, const struct hh_state *cur,
+		       const struct hh_state *prev)
+{
+	const unsigned long long *c = (const void *)cur, *p = (const void *)prev;
+	unsigned long long *o = (void *)out;
+	size_t i;
+
+	for (i = 0; i < sizeof(*out) / sizeof(*o); i++)
+		o[i] = c[i] - p[i];
+}
+
+static void json_totals(FILE *f, const struct hh_totals *t)
+{
+	fprintf(f, "\"discarded_bytes\":%llu,\"discard_calls\":%llu,"
+		"\"madvised_bytes\":%llu,\"madvise_calls\":%llu,"
+		"\"dontneed_bytes\":%llu,\"remove_bytes\":%llu,\"free_bytes\":%llu,"
+		"\"punched_bytes\":%llu,\"punch_calls\":%llu,"
+		"\"outside_bytes\":%llu,\"outside_calls\":%llu,"
+		"\"punched_other_bytes\":%llu,\"errors\":%llu,"
+		"\"faults\":%llu,\"refaults\":%llu,\"refault_bytes\":%llu,"
+		"\"kvm_faults\":%llu,\"untracked_pages\":%llu",
+		discarded(t), discard_calls(t), t->madv_bytes, t->madv_calls,
+		t->madv_dontneed_bytes, t->madv_remove_bytes, t->madv_free_bytes,
+		t->punch_bytes, t->punch_calls, t->outside_bytes,
+		t->outside_calls, t->punch_other_bytes, t->errors, t->faults,
+		t->refaults, t->refaults << HH_PAGE_SHIFT, t->kvm_faults,
+		t->untracked_pages);
+}
+
+static void json_guest(FILE *f)
+{
+	fprintf(f, ",\"guest\":{\"stream\":\"%s\"", stream_state());
+	if (gs.seen) {
+		fprintf(f, ",\"mode\":");
+		hs_json_str(f, gs.mode);
+		fprintf(f, ",\"lines\":%llu,\"hinted_bytes\":%llu,"
+			"\"failed_bytes\":%llu,\"host_discarded_bytes\":%llu,"
+			"\"not_discarded_bytes\":%llu,\"reason\":",
+			gs.lines, gs.bytes - gs.base, gs.failed,
+			gs.host_at - gs.host_base, divergence());
+		if (divergence())
+			hs_json_str(f, divergence_reason);
+		else
+			fprintf(f, "null");
+	}
+	fputc('}', f);
+}
+
+static void print_json(const struct hh_state *iv, const struct hh_state *tot,
+		       double ts, double secs, const char *clock)
+{
+	const struct hs_hist *h = discard_hist(iv);
+	unsigned long long v;
+
+	printf("{\"version\":%d,\"mode\":\"host\",", HS_JSON_VERSION);
+	if (clock)
+		printf("\"time\":\"%s\",", clock);
+	printf("\"pid\":%d,\"comm\":", target.pid);
+	hs_json_str(stdout, target.comm);
+	printf(",\"ram_bytes\":%llu,\"ram_file\":%s,\"ts\":%.6f,\"interval_s\":%.6f,",
+	       ram_total, ram_file ? "true" : "false", ts, secs);
+	json_totals(stdout, &iv->totals);
+	printf(",\"rss_bytes\":%llu,\"hist\":{\"discard_ns\":", cur_rss);
+	hs_json_hist(stdout, h);
+	printf("},\"percentiles\":{\"discard_ns\":{\"p50\":");
+	if (hs_percentile(h, 50, &v))
+		printf("%llu", v);
+	else
+		printf("null");
+	printf(",\"p99\":");
+	if (hs_percentile(h, 99, &v))
+		printf("%llu", v);
+	else
+		printf("null");
+	printf("}},\"total\":{");
+	json_totals(stdout, &tot->totals);
+	printf("}");
+	json_guest(stdout);
+	printf("}\n");
+}
+
+static void print_table(const struct hh_state *iv, double secs,
+			const char *clock)
+{
+	const struct hh_totals *t = &iv->totals;
+	char p50[16] = "-", p99[16] = "-";
+	unsigned long long v;
+
+	if (hs_percentile(discard_hist(iv), 50, &v))
+		hs_fmt_ns(p50, sizeof(p50), v);
+	if (hs_percentile(discard_hist(iv), 99, &v))
+		hs_fmt_ns(p99, sizeof(p99), v);
+	if (clock)
+		printf("%s\n", clock);
+	printf("%9s %8s %6s %7s %7s %7s %7s %8s %9s\n", "DISC_MiB", "MiB/s",
+	       "CALLS", "p50", "p99", "OUT_MiB", "REFAULT", "RSS_MiB",
+	       env.guest ? "GUEST_MiB" : "");
+	printf("%9.1f %8.1f %6llu %7s %7s %7.1f %7llu %8.1f", discarded(t) / MIB,
+	       secs > 0 ? discarded(t) / MIB / secs : 0.0, discard_calls(t),
+	       p50, p99, t->outside_bytes / MIB, t->refaults, cur_rss / MIB);
+	if (env.guest && gs.seen)
+		printf(" %9.1f", (gs.bytes - gs.base) / MIB);
+	else if (env.guest)
+		printf(" %9s", "-");
+	printf("\n");
+	if (env.guest && divergence())
+		printf("DIVERGENCE: %.1f MiB reported by the guest, not discarded: %s\n",
+		       divergence() / MIB, divergence_reason);
+	if (env.guest && gs.gone)
+		printf("(guest stream gone: showing the host side only)\n");
+	if (env.hist) {
+		printf("\n");
+		hs_print_log2_hist(stdout, discard_hist(iv), "discard latency");
+	}
+	printf("\n");
+}
+
+static void print_prom(FILE *f, const void *arg)
+{
+	const struct hh_state *s = arg;
+	const struct hh_totals *t = &s->totals;
+
+	hs_prom_counter(f, "pagehint_host_discarded_bytes_total",
+			"Bytes of guest RAM the VMM discarded (madvise, or fallocate for file-backed RAM).",
+			discarded(t));
+	hs_prom_counter(f, "pagehint_host_discard_calls_total",
+			"Discard calls on guest RAM that succeeded.",
+			discard_calls(t));
+	hs_prom_counter(f, "pagehint_host_outside_bytes_total",
+			"Bytes the VMM discarded outside guest RAM (its own heap).",
+			t->outside_bytes);
+	hs_prom_counter(f, "pagehint_host_discard_errors_total",
+			"Discard calls on guest RAM that failed.", t->errors);
+	hs_prom_counter(f, "pagehint_host_faults_total",
+			"User page faults of the VMM on guest RAM.", t->faults);
+	hs_prom_counter(f, "pagehint_host_refaults_total",
+			"Page faults on guest RAM pages discarded before.",
+			t->refaults);
+	hs_prom_head(f, "pagehint_host_rss_bytes", "gauge",
+		     "Resident set size of the VMM.");
+	fprintf(f, "pagehint_host_rss_bytes %llu\n", cur_rss);
+	hs_prom_hist(f, "pagehint_host_discard_duration_seconds",
+		     "Discard syscall latency on guest RAM, sys_enter to sys_exit.",
+		     discard_hist(s));
+	if (!gs.seen)
+		return;
+	hs_prom_counter(f, "pagehint_host_guest_hinted_bytes_total",
+			"Bytes the guest reported without error since its stream began.",
+			gs.bytes - gs.base);
+	hs_prom_head(f, "pagehint_host_not_discarded_bytes", "gauge",
+		     "Bytes the guest reported that the host did not discard.");
+	fprintf(f, "pagehint_host_not_discarded_bytes %llu\n", divergence());
+}
+
+static void summary(const struct hh_state *tot, long long rss_first,
+		    long long rss_max, double secs)
+{
+	const struct hh_totals *t = &tot->totals;
+	char p50[16] = "-", p99[16] = "-";
+	unsigned long long v;
+
+	if (hs_percentile(discard_hist(tot), 50, &v))
+		hs_fmt_ns(p50, sizeof(p50), v);
+	if (hs_percentile(discard_hist(tot), 99, &v))
+		hs_fmt_ns(p99, sizeof(p99), v);
+	fprintf(stderr, "hintstat: summary over %.1f s: discarded %.1f MiB of guest RAM in %llu calls (p50 %s, p99 %s), %llu failed; %.1f MiB outside guest RAM in %llu calls; %llu refaults (%.1f MiB); RSS %.1f MiB at start, %.1f MiB max\n",
+		secs, discarded(t) / MIB, discard_calls(t), p50, p99, t->errors,
+		t->outside_bytes / MIB, t->outside_calls, t->refaults,
+		(t->refaults << HH_PAGE_SHIFT) / MIB, rss_first / MIB,
+		rss_max / MIB);
+	if (gs.seen)
+		fprintf(stderr, "hintstat: while the guest streamed: guest hinted %.1f MiB, host discarded %.1f MiB, %.1f MiB not discarded%s%s\n",
+			(gs.bytes - gs.base) / MIB,
+			(gs.host_at - gs.host_base) / MIB,
+			divergence() / MIB, divergence() ? ": " : "",
+			divergence() ? divergence_reason : "");
+}
+
+int hs_host_main(int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = host_opts,
+		.parser = host_parse_arg,
+		.args_doc = "[interval [count]]",
+		.doc = host_doc,
+	};
+	static struct hh_state prev, iv;
+	struct hintstat_host_bpf *obj = NULL;
+	double t_start, t_prev, next, end = 0, t, silent;
+	long long rss, rss_first, rss_max;
+	int err, rc = 1, http_fd = -1, port = 0, nfd;
+	unsigned long long size;
+	struct pollfd pfd[2];
+	char clock[16];
+	long printed = 0;
+	bool vmm_gone = false;
+	struct tm tm;
+	time_t wall;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return 2;
+	if (geteuid() != 0) {
+		hs_die_hint("run it as root, e.g. sudo hintstat host",
+			    "must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)");
+		return 1;
+	}
+	libbpf_set_print(libbpf_print_fn);
+	err = find_vmm();
+	if (err)
+		return err;
+	size = env.ram ? env.ram : target.ram;
+	if (!size) {
+		hs_die_hint("give the guest's memory size with --ram SIZE",
+			    "cannot tell the guest RAM size of %s (pid %d) from its command line",
+			    target.comm, target.pid);
+		return 1;
+	}
+	divergence_reason = guess_reason();
+	if (signal(SIGINT, sig_handler) == SIG_ERR ||
+	    signal(SIGTERM, sig_handler) == SIG_ERR ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return 1;
+	obj = load_host(size);
+	if (!obj)
+		return 1;
+	if (env.guest) {
+		err = guest_connect(env.guest);
+		if (err) {
+			hs_die_hint("give QEMU -chardev socket,id=hs,path=SOCKET,server=on,wait=off and a virtserialport on it",
+				    "cannot connect to the guest stream %s: %s",
+				    env.guest, strerror(-err));
+			goto cleanup;
+		}
+	}
+	if (env.prom)
+		port = hs_prom_port(env.prom);
+	if (port > 0) {
+		http_fd = hs_http_listen(port);
+		if (http_fd < 0) {
+			hs_die_hint("choose a free port, e.g. --prom :9670",
+				    "cannot listen on port %d: %s", port,
+				    strerror(-http_fd));
+			goto cleanup;
+		}
+	}
+	rss_first = rss_max = vmm_rss();
+	cur_rss = rss_first > 0 ? rss_first : 0;
+	fprintf(stderr, "hintstat: mode: host, pid %d (%s), guest RAM %llu MiB%s in %d mapping%s\n",
+		target.pid, target.comm, ram_total >> 20,
+		ram_file ? " (file-backed)" : "",
+		(int)(ram_total ? 1 : 0) + (obj->bss->ranges[1].hi ? 1 : 0),
+		obj->bss->ranges[1].hi ? "s" : "");
+	fprintf(stderr, "Tracing the VMM's discards... Hit Ctrl-C to end.\n");
+
+	t_start = t_prev = hs_now_mono();
+	next = t_start + env.interval;
+	if (env.duration)
+		end = t_start + env.duration;
+	rc = 0;
+	while (1) {
+		t = hs_now_mono();
+		if (!exiting && t < next && !(end && t >= end)) {
+			double until = end && end < next ? end : next;
+
+			nfd = 0;
+			if (gs.fd >= 0)
+				pfd[nfd++] = (struct pollfd){ .fd = gs.fd,
+							      .events = POLLIN };
+			if (http_fd >= 0)
+				pfd[nfd++] = (struct pollfd){ .fd = http_fd,
+							      .events = POLLIN };
+			if (poll(pfd, nfd, (int)((until - t) * 1000) + 1) < 0 &&
+			    errno != EINTR) {
+				rc = 1;
+				break;
+			}
+			cur_state = obj->bss->hst;
+			guest_read(discarded(&cur_state.totals));
+			if (http_fd >= 0)
+				hs_http_serve(http_fd, print_prom, &cur_state);
+			continue;
+		}
+		cur_state = obj->bss->hst;
+		guest_read(discarded(&cur_state.totals));
+		rss = vmm_rss();
+		if (rss < 0) {
+			vmm_gone = true;
+		} else {
+			cur_rss = rss;
+			if (rss > rss_max)
+				rss_max = rss;
+		}
+		silent = 3 * env.interval > 3 ? 3 * env.interval : 3;
+		if (env.guest && gs.seen && !gs.gone && t - gs.last > silent) {
+			fprintf(stderr, "hintstat: guest stream gone (no line for %.0f s)\n",
+				t - gs.last);
+			gs.gone = true;
+		}
+		diff_state(&iv, &cur_state, &prev);
+		clock[0] = '\0';
+		if (env.timestamp) {
+			wall = time(NULL);
+			localtime_r(&wall, &tm);
+			strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+		}
+		if (env.json)
+			print_json(&iv, &cur_state, t, t - t_prev,
+				   clock[0] ? clock : NULL);
+		else
+			print_table(&iv, t - t_prev,
+				    clock[0] ? clock : NULL);
+		fflush(stdout);
+		if (env.prom && http_fd < 0) {
+			err = hs_write_file_atomic(env.prom, print_prom, &cur_state);
+			if (err) {
+				hs_die_hint("check that the directory exists and is writable",
+					    "cannot write %s: %s", env.prom,
+					    strerror(-err));
+				rc = 1;
+				break;
+			}
+		}
+		prev = cur_state;
+		t_prev = t;
+		printed++;
+		if (vmm_gone) {
+			fprintf(stderr, "hintstat: %s (pid %d) exited while tracing\n",
+				target.comm, target.pid);
+			break;
+		}
+		if (exiting || (env.count > 0 && printed >= env.count) ||
+		    (end && t >= end))
+			break;
+		while (next <= t)
+			next += env.interval;
+	}
+	summary(&cur_state, rss_first, rss_max, hs_now_mono() - t_start);
+
+cleanup:
+	if (http_fd >= 0)
+		close(http_fd);
+	if (gs.fd >= 0)
+		close(gs.fd);
+	detach_all();
+	hintstat_host_bpf__destroy(obj);
+	return rc;
+}

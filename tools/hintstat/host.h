@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * hintstat host: definitions shared by bpf/hintstat_host.bpf.c and user
+ * space (host.c). The BPF side sees one VMM process: its discards of
+ * guest RAM (madvise, fallocate) and its page faults on guest RAM.
+ * Every value is a cumulative counter since attach.
+ */
+#ifndef __HINTSTAT_HOST_H
+#define __HINTSTAT_HOST_H
+
+#include "hintstat.h"
+
+/* Guest RAM mappings of the VMM (QEMU: one per RAM block). */
+#define HH_MAX_RANGES		4
+/* Files backing guest RAM (memory-backend-file/memfd), by fd. */
+#define HH_MAX_FDS		4
+#define HH_PAGE_SHIFT		12
+
+/* madvise advice values and the fallocate flag (uapi). */
+#define HH_MADV_FREE		8
+#define HH_MADV_DONTNEED	4
+#define HH_MADV_REMOVE		9
+#define HH_FALLOC_PUNCH_HOLE	0x02
+
+enum hh_hist_id {
+	HH_HIST_MADVISE,	/* madvise on guest RAM, sys_enter -> sys_exit */
+	HH_HIST_PUNCH,		/* fallocate(PUNCH_HOLE) on a guest RAM file */
+	HH_NR_HISTS,
+};
+
+struct hh_range {
+	unsigned long long lo;		/* [lo, hi) in the VMM's address space */
+	unsigned long long hi;
+	unsigned long long first_page;	/* its first bit in the page bitmap */
+};
+
+struct hh_totals {
+	/* madvise(DONTNEED|REMOVE|FREE) that succeeded, inside guest RAM */
+	unsigned long long madv_calls;
+	unsigned long long madv_bytes;
+	unsigned long long madv_dontneed_bytes;
+	unsigned long long madv_remove_bytes;
+	unsigned long long madv_free_bytes;
+	/* the same calls' bytes outside guest RAM (the VMM's own heap) */
+	unsigned long long outside_calls;
+	unsigned long long outside_bytes;
+	/* fallocate(PUNCH_HOLE) on a file backing guest RAM, and others */
+	unsigned long long punch_calls;
+	unsigned long long punch_bytes;
+	unsigned long long punch_other_calls;
+	unsigned long long punch_other_bytes;
+	/* discard calls on guest RAM the kernel failed */
+	unsigned long long errors;
+	/* user page faults on guest RAM; those on a page discarded before */
+	unsigned long long faults;
+	unsigned long long refaults;
+	/* KVM: kvm_page_fault events of the VMM (no address filter) */
+	unsigned long long kvm_faults;
+	/* discarded pages past the bitmap (never counted as refaults) */
+	unsigned long long untracked_pages;
+};
+
+struct hh_state {
+	struct hh_totals totals;
+	struct hs_hist hists[HH_NR_HISTS];
+};
+
+#endif /* __HINTSTAT_HOST_H */
