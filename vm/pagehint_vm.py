@@ -31,6 +31,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIOS = os.path.join(TOP, "guest", "scenarios")
 SAMPLE_S = 0.05
+# The virtio-serial port the guest's hintstat streams its JSON lines to.
+GUEST_PORT = "org.pagehint.hintstat"
 # Kernel log lines that fail a run even when the scenario passed
 # (the libbpf/ci and vmtest convention).
 SPLAT_RE = re.compile(r"BUG:|kernel BUG at|WARNING:|Oops|soft lockup|RCU stall|"
@@ -163,7 +165,12 @@ def _kvm_error(path):
 
 def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
          env=None, append="", accel="tcg", extra_qemu=None, on_sample=None,
-         kvm_probe=False, balloon=True):
+         kvm_probe=False, balloon=True, serial_socket=None, on_start=None):
+    """serial_socket: a unix socket path QEMU listens on (server, no wait)
+    for a virtio-serial port named GUEST_PORT, which the guest sees as
+    /dev/vportNpM (its name in /sys/class/virtio-ports/*/name).
+    on_start(pid): called once QEMU is started, before sampling begins
+    (e.g. to attach a tracer); it may block."""
     for what, path in (("kernel image", kernel), ("initramfs", initrd)):
         if not os.path.isfile(path):
             raise UsageError(f"{what} {path} not found (hint: make kernel guest)")
@@ -197,6 +204,10 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
            "-device", "virtio-9p-pci,fsdev=share,mount_tag=pagehint"]
     if balloon:
         cmd += ["-device", "virtio-balloon-pci,free-page-reporting=on"]
+    if serial_socket:
+        cmd += ["-device", "virtio-serial-pci,id=vser",
+                "-chardev", f"socket,id=hsport,path={serial_socket},server=on,wait=off",
+                "-device", f"virtserialport,bus=vser.0,chardev=hsport,name={GUEST_PORT}"]
     cmd += extra_qemu or []
 
     result = {"kernel": os.path.abspath(kernel), "initrd": os.path.abspath(initrd),
@@ -219,6 +230,8 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
                                     stdout=err, stderr=err,
                                     preexec_fn=_die_with_parent)
         result["qemu_pid"] = proc.pid
+        if on_start:
+            on_start(proc.pid)
         while True:
             now = time.monotonic() - t0
             k = rss_kib(proc.pid)

@@ -1,0 +1,58 @@
+# host-cycles: several allocate/touch/free cycles while the host's
+# hintstat host counts QEMU's discards, and the guest's hintstat -j
+# streams its JSON lines to the host over virtio-serial
+# (org.pagehint.hintstat, the runner's serial_socket).
+#   MIB       MiB per cycle (311, a prime)
+#   ROUNDS    allocate/touch/free cycles (3)
+#   PAUSE_MS  pause after each free, so reporting runs between (4000)
+#   DELAY_MS  reporting delay, /sys/kernel/mm/page_hinting/delay_ms (200)
+#   GONE_S    seconds to stay up after the guest stream stopped (8)
+# Out: vmstat.start, vmstat.idle (reporting idle at the end), memhog.json,
+# stream.err, port; markers stream-start, stream-stopped.
+. /mnt/scenario-lib.sh
+MIB=${MIB:-311} ROUNDS=${ROUNDS:-3} PAUSE_MS=${PAUSE_MS:-4000}
+DELAY_MS=${DELAY_MS:-200} GONE_S=${GONE_S:-8}
+
+echo "$DELAY_MS" > /sys/kernel/mm/page_hinting/delay_ms || exit 1
+events_on
+cat /proc/vmstat > $OUT/vmstat.start
+wait_idle 0 120 || exit 1
+
+port=
+for n in /sys/class/virtio-ports/*/name; do
+	[ "$(cat "$n" 2>/dev/null)" = org.pagehint.hintstat ] || continue
+	port=/dev/$(basename "$(dirname "$n")")
+done
+[ -n "$port" ] && [ -c "$port" ] || { echo "no virtio-serial port org.pagehint.hintstat"; exit 1; }
+echo "$port" > $OUT/port
+
+hintstat -j 1 > "$port" 2> $OUT/stream.err &
+HS=$!
+i=0
+until grep -q 'Tracing page hinting' $OUT/stream.err; do
+	kill -0 $HS 2>/dev/null || { echo "hintstat exited early"; cat $OUT/stream.err; exit 1; }
+	i=$((i + 1))
+	[ $i -gt 600 ] && { echo "hintstat did not attach in 60 s"; exit 1; }
+	sleep 0.1
+done
+date +%s > $OUT/stream-start
+
+n0=$(npasses)
+memhog -m "$MIB" -r "$ROUNDS" -p "$PAUSE_MS" -M $OUT > $OUT/memhog.json || exit 1
+wait_idle "$n0" 300 || exit 1
+sleep 2
+# The guest stream stops (as on a guest crash or shutdown): the host
+# must notice and keep running.
+kill -TERM $HS
+wait $HS
+echo $? > $OUT/stream.rc
+date +%s > $OUT/stream-stopped
+sleep "$GONE_S"
+# No pass may start between this count and the power-off: the host's
+# totals cover the VM's whole life, and must equal this.
+n1=$(npasses)
+wait_idle "$n1" 120 || exit 1
+echo 600000 > /sys/kernel/mm/page_hinting/delay_ms
+cat /proc/vmstat > $OUT/vmstat.idle
+cat $T/trace > $OUT/trace.txt
+exit 0

@@ -1,0 +1,192 @@
+"""hintstat host end to end: a patched guest runs several allocate/touch/
+free cycles (guest/scenarios/host-cycles.sh) while `hintstat host -p PID
+--guest SOCKET -j` traces its QEMU from before the guest boots until
+QEMU exits. The independent truth is the guest kernel's own lifetime
+counter of pages reported without error (/proc/vmstat
+page_hinting_reported): over the VM's whole life the bytes the host saw
+discarded inside guest RAM must equal it, exactly. Refaults come from
+reallocating hinted memory: non-zero and bounded by what was discarded.
+The guest's hintstat streams over virtio-serial; once it stops, host mode
+must keep running and say the stream is gone.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, RUNS, need, run_vm
+
+pytestmark = pytest.mark.vm
+
+MIB = 1 << 20
+ROUNDS, CYCLE_MIB = 3, 311
+HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class HostTracer:
+    """on_start: hintstat host on the new QEMU, attached before it boots."""
+
+    def __init__(self, out, sock):
+        self.out, self.sock, self.proc, self.pid = out, sock, None, None
+
+    def __call__(self, pid):
+        self.pid = pid
+        self.stdout = open(os.path.join(self.out, "host.json"), "w")
+        self.stderr_path = os.path.join(self.out, "host.err")
+        self.stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(
+            [HINTSTAT, "host", "-p", str(pid), "-j", "--guest", self.sock, "1"],
+            stdout=self.stdout, stderr=self.stderr, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if "Tracing" in self.err() or self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if "Tracing" in self.err():
+            return
+        self.proc.wait(30)
+        self.stdout.close()
+        self.stderr.close()
+        self.proc = None
+        # A QEMU that died at once (the runner's KVM probe on a host whose
+        # /dev/kvm cannot run guests) is retried under TCG: so is this.
+        if alive(pid):
+            raise RuntimeError(f"hintstat host did not attach: {self.err()}")
+
+    def err(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def wait(self):
+        """QEMU is gone: hintstat host must notice and exit by itself."""
+        try:
+            rc = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            self.proc.wait(10)
+            rc = "still running 30 s after QEMU exited"
+        self.stdout.close()
+        self.stderr.close()
+        return rc
+
+
+@pytest.fixture(scope="module")
+def host_run(kernel, initrd):
+    need(HINTSTAT, "make tools")
+    name = "host-cycles"
+    out = os.path.join(RUNS, name)
+    os.makedirs(out, exist_ok=True)
+    sock = os.path.join(out, "hintstat.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    tracer = HostTracer(out, sock)
+    try:
+        run = run_vm(name, kernel, initrd, "host-cycles",
+                     {"MIB": CYCLE_MIB, "ROUNDS": ROUNDS}, timeout=600,
+                     serial_socket=sock, on_start=tracer)
+    finally:
+        rc = tracer.wait() if tracer.proc else None
+    run.assert_clean()
+    with open(os.path.join(out, "host.json")) as f:
+        lines = [json.loads(l) for l in f]
+    return run, tracer, rc, lines
+
+
+def vmstat(run, name):
+    return dict((k, int(v)) for k, v in
+                (l.split() for l in run.file(name).splitlines()))
+
+
+def test_host_mode_ends_cleanly_when_the_vmm_exits(host_run):
+    run, tracer, rc, lines = host_run
+    err = tracer.err()
+    assert rc == 0, err
+    assert tracer.pid == run.r["qemu_pid"]
+    assert f"hintstat: mode: host, pid {tracer.pid} (qemu-system-x86), " \
+        "guest RAM 1024 MiB in 1 mapping" in err
+    assert f"qemu-system-x86 (pid {tracer.pid}) exited while tracing" in err
+    assert "hintstat: summary over" in err
+    assert len(lines) >= 10
+    assert all(o["mode"] == "host" and o["pid"] == tracer.pid for o in lines)
+
+
+def test_hinted_in_guest_equals_discarded_on_host_exactly(host_run):
+    run, _, _, lines = host_run
+    idle, end = vmstat(run, "vmstat.idle"), vmstat(run, "vmstat.end")
+    # No pass after the scenario's last count (the delay was raised).
+    assert end["page_hinting_reported"] == idle["page_hinting_reported"]
+    assert end["page_hinting_failed"] == 0
+    hinted = end["page_hinting_reported"] * 4096
+    t = lines[-1]["total"]
+    print(f"guest: {hinted} bytes reported (vmstat), host: "
+          f"{t['discarded_bytes']} discarded in {t['discard_calls']} calls, "
+          f"{t['outside_bytes']} outside guest RAM in {t['outside_calls']} "
+          f"calls, {t['refaults']} refaults, {t['faults']} faults")
+    assert hinted >= ROUNDS * CYCLE_MIB * MIB // 2, "the cycles were not reported"
+    assert t["discarded_bytes"] == hinted
+    assert t["errors"] == 0
+    # QEMU discards anonymous RAM with MADV_DONTNEED, one call per entry.
+    assert t["dontneed_bytes"] == t["madvised_bytes"] == hinted
+    assert t["discard_calls"] == t["madvise_calls"] >= hinted // (4 * MIB)
+    # Intervals add up to the totals.
+    assert sum(o["discarded_bytes"] for o in lines) == hinted
+    assert sum(o["discard_calls"] for o in lines) == t["discard_calls"]
+    # Every discard call is in the latency histogram.
+    n = sum(b["count"] for o in lines for b in o["hist"]["discard_ns"])
+    assert n == t["discard_calls"]
+
+
+def test_refaults_nonzero_and_bounded_by_discards(host_run):
+    _, _, _, lines = host_run
+    t = lines[-1]["total"]
+    assert t["refaults"] > 0
+    assert t["refault_bytes"] == t["refaults"] * 4096
+    assert t["refault_bytes"] <= t["discarded_bytes"]
+    assert t["faults"] >= t["refaults"]
+    assert t["untracked_pages"] == 0
+
+
+def test_rss_is_sampled_and_falls_after_the_frees(host_run):
+    _, _, _, lines = host_run
+    rss = [o["rss_bytes"] for o in lines]
+    assert all(r > 0 for r in rss)
+    # The guest touched 311 MiB three times and hinted it back each time.
+    assert max(rss) - min(rss[rss.index(max(rss)):]) >= CYCLE_MIB * MIB // 2
+
+
+def test_guest_stream_is_joined(host_run):
+    run, _, _, lines = host_run
+    up = [o for o in lines if o["guest"]["stream"] == "up"]
+    assert len(up) >= 5
+    g = up[-1]["guest"]
+    assert g["mode"] == "tracepoints"
+    # Everything the guest hinted while it streamed, the host discarded.
+    assert g["hinted_bytes"] >= ROUNDS * CYCLE_MIB * MIB // 2
+    assert g["hinted_bytes"] == g["host_discarded_bytes"]
+    assert g["not_discarded_bytes"] == 0 and g["reason"] is None
+    assert g["failed_bytes"] == 0
+    # Before the stream, host mode said so.
+    assert lines[0]["guest"]["stream"] in ("waiting", "up")
+
+
+def test_host_mode_survives_the_guest_stream_stopping(host_run):
+    run, tracer, rc, lines = host_run
+    assert run.file("stream.rc").strip() == "0"
+    states = [o["guest"]["stream"] for o in lines]
+    first_gone = states.index("gone")
+    assert "up" in states[:first_gone]
+    # It kept tracing: several intervals after, the stream still gone.
+    assert states[first_gone:].count("gone") >= 3
+    assert "hintstat: guest stream gone" in tracer.err()
+    assert rc == 0
