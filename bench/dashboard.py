@@ -257,7 +257,7 @@ def render(history, latest):
                      + "".join(f"<tr><td>{esc(k)}</td><td>{v['guests']}</td>"
                                f"<td>{esc(v['stopped'])}</td><td>{v['oom_kill']}</td>"
                                f"<td>{v['max_events']}</td><td>{v['peak_mib']}</td></tr>"
-                               for k, v in d.items() if isinstance(v, dict))
+                               for k, v in d.items() if isinstance(v, dict) and "guests" in v)
                      + f"</table><p>budget {d.get('budget_mib')} MiB, 1 GiB guests "
                      f"touching and freeing 800 MiB</p>")
     parts.append(f"<script>{CHECK_JS}</script></body></html>")

@@ -9,7 +9,7 @@
 #            the rest (markers frag-freed.1, frag-rest.1)
 # Parameters:
 #   PHASES       which phases, in order ("oneshot churn frag")
-#   MIB (600)  CHURN_S (12)  CHURN_MIB (400)  FRAG_MIB (300)  HOLD_MS (2000)
+#   MIB (600)  CHURN_S (10)  CHURN_MIB (400)  FRAG_MIB (240)  HOLD_MS (2000)
 #   FRAG_HOLD_MS (6000): between the fragmented free and the rest
 #   DELAY_MS CAPACITY ORDER HWM   policy, written to
 #                /sys/kernel/mm/page_hinting/ when set (pagehint kernel)
@@ -20,8 +20,8 @@
 # policy, uname, mode.
 . /mnt/scenario-lib.sh
 PHASES=${PHASES:-oneshot churn frag}
-MIB=${MIB:-600} CHURN_S=${CHURN_S:-12} CHURN_MIB=${CHURN_MIB:-400}
-FRAG_MIB=${FRAG_MIB:-300} HOLD_MS=${HOLD_MS:-2000} FRAG_HOLD_MS=${FRAG_HOLD_MS:-6000}
+MIB=${MIB:-600} CHURN_S=${CHURN_S:-10} CHURN_MIB=${CHURN_MIB:-400}
+FRAG_MIB=${FRAG_MIB:-240} HOLD_MS=${HOLD_MS:-2000} FRAG_HOLD_MS=${FRAG_HOLD_MS:-6000}
 INTERVAL=${INTERVAL:-0.5} QUIET=${QUIET:-5} NOHINT=${NOHINT:-12} CHURN_TAIL=${CHURN_TAIL:-10}
 P=/sys/kernel/mm/page_hinting
 
