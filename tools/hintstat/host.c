@@ -1029,8 +1029,13 @@ int hs_host_main(int argc, char **argv)
 	rc = 0;
 	while (1) {
 		t = hs_now_mono();
-		if (!exiting && t < next && !(end && t >= end)) {
+		/* A VMM that exits ends the interval at once. */
+		if (!exiting && t < next && !(end && t >= end) && vmm_rss() >= 0) {
 			double until = end && end < next ? end : next;
+
+			/* Look at the VMM at least every half second. */
+			if (until > t + 0.5)
+				until = t + 0.5;
 
 			nfd = 0;
 			if (gs.fd >= 0)
