@@ -1,0 +1,212 @@
+"""hintstat host on this machine, no VM: its errors (usage, dead pid,
+several VMMs, not root) and its counts on a stand-in VMM whose every
+discard is known in advance: madvise inside and outside its guest-RAM
+mapping, MADV_FREE, a failing call, an advice that is not a discard, a
+punched hole in a file that is not guest RAM, and pages touched again
+after a discard (refaults). Every count must be exact.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import BUILD, TOP, need
+
+HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
+MIB = 1 << 20
+RAM_MIB = 66
+
+# The stand-in VMM: guest RAM between guard pages (bench/host_overhead.py
+# maps it the same way), no THP so that every touched page faults once.
+FAKE_VMM = r'''
+import ctypes, mmap, os, sys, tempfile
+sys.path.insert(0, %(bench)r)
+from host_overhead import guest_ram
+MIB, PAGE = 1 << 20, 4096
+libc, ram = guest_ram(%(ram)d * MIB)
+libc.madvise(ram, %(ram)d * MIB, 15)            # MADV_NOHUGEPAGE
+libc.memset(ram, 1, %(ram)d * MIB)
+heap = mmap.mmap(-1, MIB)
+heap[:] = bytes(MIB)
+f = tempfile.TemporaryFile()
+f.truncate(MIB)
+print("ready", flush=True)
+sys.stdin.readline()
+for off in (0, 4, 8):                           # 3 MiB inside, DONTNEED
+    assert libc.madvise(ram + off * MIB, MIB, 4) == 0
+assert libc.madvise(ram + 16 * MIB, 2 * MIB, 8) == 0    # 2 MiB, MADV_FREE
+assert libc.madvise(ram + 1, MIB, 4) != 0       # unaligned: EINVAL
+assert libc.madvise(ram + 20 * MIB, MIB, 20) == 0       # MADV_COLD: no discard
+heap.madvise(mmap.MADV_DONTNEED, 0, MIB)        # the VMM's own heap
+os.posix_fallocate(f.fileno(), 0, MIB)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+assert libc.fallocate(f.fileno(), 3, 0, 65536) == 0     # PUNCH_HOLE|KEEP_SIZE
+for i in range(10):                             # refault 10 discarded pages
+    libc.memset(ram + i * PAGE, 2, 1)
+libc.memset(ram + 30 * MIB, 2, 1)               # never discarded: no fault
+print("done", flush=True)
+sys.stdin.readline()
+'''
+
+
+def hintstat(*args, pre=(), timeout=60):
+    return subprocess.run(list(pre) + [need(HINTSTAT, "make tools"), "host"] +
+                          list(args), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_line_and_hint(p, rc):
+    lines = p.stderr.splitlines()
+    assert p.returncode == rc, p.stderr
+    assert len(lines) == 2, p.stderr
+    assert lines[0].startswith("hintstat: ")
+    return lines
+
+
+@pytest.mark.parametrize("args", [
+    ["-p", "abc"], ["-p", "0"], ["-p", "1", "-n", "qemu"], ["--ram", "lots"],
+    ["-j", "-H"], ["-i", "0"], ["1", "2", "3"], ["--prom", ":0"],
+    ["--bogus"]])
+def test_bad_arguments_exit_2(args):
+    p = hintstat(*args)
+    lines = p.stderr.splitlines()
+    assert p.returncode == 2, p.stderr
+    assert lines[0].startswith("hintstat host: ") and "--help" in lines[-1]
+
+
+def test_help_has_examples():
+    p = hintstat("--help")
+    assert p.returncode == 0
+    assert "EXAMPLES:" in p.stdout and "hintstat host -p" in p.stdout
+    assert "--guest" in p.stdout
+
+
+def test_dead_pid_is_a_clear_error():
+    child = subprocess.Popen(["true"])
+    child.wait()
+    lines = one_line_and_hint(hintstat("-p", str(child.pid)), 1)
+    assert lines[0] == f"hintstat: no process with pid {child.pid}"
+    assert lines[1].startswith("hint: ")
+
+
+def test_no_such_vmm_name():
+    lines = one_line_and_hint(hintstat("-n", "no-such-vmm-name"), 1)
+    assert lines[0] == "hintstat: no process named like 'no-such-vmm-name'"
+
+
+def test_not_root():
+    p = hintstat("-p", "1", pre=["setpriv", "--reuid=65534", "--regid=65534",
+                                 "--clear-groups"])
+    assert one_line_and_hint(p, 1) == [
+        "hintstat: must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)",
+        "hint: run it as root, e.g. sudo hintstat host"]
+
+
+def test_several_qemus_are_listed_and_a_pid_asked_for(tmp_path):
+    # Two processes whose comm is QEMU's (comm is cut at 15 characters).
+    fake = tmp_path / "qemu-system-x86_64"
+    shutil.copy("/bin/sleep", fake)
+    procs = [subprocess.Popen([str(fake), "600"]) for _ in range(2)]
+    try:
+        time.sleep(0.2)
+        for args in ((), ("-n", "qemu")):
+            p = hintstat(*args)
+            assert p.returncode == 2, p.stderr
+            lines = p.stderr.splitlines()
+            assert re.match(r"hintstat: \d+ processes match", lines[0])
+            assert lines[-1] == "hint: choose one with -p PID"
+            for q in procs:
+                assert re.search(rf"^\s+{q.pid}\s+qemu-system-x86\s+128\s",
+                                 p.stderr, re.M), p.stderr
+    finally:
+        for q in procs:
+            q.kill()
+            q.wait()
+
+
+@pytest.fixture(scope="module")
+def fake_vmm_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("host")
+    prom = tmp / "host.prom"
+    code = FAKE_VMM % {"bench": os.path.join(TOP, "bench"), "ram": RAM_MIB}
+    vmm = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    assert vmm.stdout.readline().strip() == "ready"
+    host = subprocess.Popen(
+        [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid), "--ram",
+         f"{RAM_MIB}M", "-j", "--prom", str(prom), "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        err = ""
+        while "Tracing" not in err:
+            line = host.stderr.readline()
+            assert line, err
+            err += line
+        vmm.stdin.write("go\n")
+        vmm.stdin.flush()
+        assert vmm.stdout.readline().strip() == "done"
+        time.sleep(0.5)             # a few intervals, then the VMM exits
+        with open(prom) as f:
+            metrics = f.read()
+        vmm.stdin.write("exit\n")
+        vmm.stdin.flush()
+        vmm.wait(30)
+        out, rest = host.communicate(timeout=30)
+    finally:
+        for p in (vmm, host):
+            if p.poll() is None:
+                p.kill()
+    return host.returncode, err + rest, [json.loads(l) for l in out.splitlines()], \
+        metrics, vmm.pid
+
+
+def test_counts_are_exact(fake_vmm_run):
+    _, _, lines, _, _ = fake_vmm_run
+    t = lines[-1]["total"]
+    assert t["dontneed_bytes"] == 3 * MIB
+    assert t["free_bytes"] == 2 * MIB
+    assert t["remove_bytes"] == 0
+    assert t["discarded_bytes"] == t["madvised_bytes"] == 5 * MIB
+    assert t["discard_calls"] == 4
+    assert t["errors"] == 1
+    assert t["outside_bytes"] == MIB and t["outside_calls"] == 1
+    assert t["punched_bytes"] == 0 and t["punched_other_bytes"] == 65536
+    assert t["refaults"] == 10 and t["refault_bytes"] == 10 * 4096
+    assert t["faults"] == 10
+    assert t["untracked_pages"] == 0
+    # Intervals add up; every discard is in a latency histogram.
+    for k in ("discarded_bytes", "discard_calls", "refaults", "outside_bytes"):
+        assert sum(o[k] for o in lines) == t[k], k
+    assert sum(b["count"] for o in lines for b in o["hist"]["discard_ns"]) == 4
+
+
+def test_json_lines_describe_the_vmm(fake_vmm_run):
+    _, _, lines, _, pid = fake_vmm_run
+    for o in lines:
+        assert o["version"] == 1 and o["mode"] == "host" and o["pid"] == pid
+        assert o["comm"] == "python3" and o["ram_bytes"] == RAM_MIB * MIB
+        assert o["ram_file"] is False and o["guest"] == {"stream": "none"}
+        assert o["rss_bytes"] > RAM_MIB * MIB // 2
+
+
+def test_vmm_exit_ends_with_a_summary(fake_vmm_run):
+    rc, err, _, _, pid = fake_vmm_run
+    assert rc == 0, err
+    assert f"hintstat: python3 (pid {pid}) exited while tracing" in err
+    assert re.search(r"summary over [\d.]+ s: discarded 5\.0 MiB of guest RAM "
+                     r"in 4 calls .* 1 failed; 1\.0 MiB outside guest RAM in 1 "
+                     r"calls; 10 refaults", err), err
+
+
+def test_prometheus_file(fake_vmm_run):
+    _, _, _, m, _ = fake_vmm_run
+    assert "# TYPE pagehint_host_discarded_bytes_total counter" in m
+    assert f"pagehint_host_discarded_bytes_total {5 * MIB}\n" in m
+    assert "pagehint_host_refaults_total 10\n" in m
+    assert "pagehint_host_discard_duration_seconds_count 4\n" in m
+    assert re.search(r"^pagehint_host_rss_bytes \d+$", m, re.M)
