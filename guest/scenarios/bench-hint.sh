@@ -10,19 +10,19 @@
 # Parameters:
 #   PHASES       which phases, in order ("oneshot churn frag")
 #   MIB (600)  CHURN_S (10)  CHURN_MIB (400)  FRAG_MIB (240)  HOLD_MS (2000)
-#   FRAG_HOLD_MS (6000): between the fragmented free and the rest
+#   FRAG_HOLD_MS (5000): between the fragmented free and the rest
 #   DELAY_MS CAPACITY ORDER HWM   policy, written to
 #                /sys/kernel/mm/page_hinting/ when set (pagehint kernel)
 #   INTERVAL     hintstat's interval (0.5 s)
-#   QUIET        seconds without hinted bytes that mean reporting is idle (5)
-#   NOHINT       seconds after which a phase that hinted nothing is over (12)
+#   QUIET        seconds without hinted bytes that mean reporting is idle (4)
+#   NOHINT       seconds after which a phase that hinted nothing is over (8)
 # Out: hintstat.json (-j -S), vmstat.<phase>.{0,1}, memhog-<phase>.json,
 # policy, uname, mode.
 . /mnt/scenario-lib.sh
 PHASES=${PHASES:-oneshot churn frag}
 MIB=${MIB:-600} CHURN_S=${CHURN_S:-10} CHURN_MIB=${CHURN_MIB:-400}
-FRAG_MIB=${FRAG_MIB:-240} HOLD_MS=${HOLD_MS:-2000} FRAG_HOLD_MS=${FRAG_HOLD_MS:-6000}
-INTERVAL=${INTERVAL:-0.5} QUIET=${QUIET:-5} NOHINT=${NOHINT:-12} CHURN_TAIL=${CHURN_TAIL:-10}
+FRAG_MIB=${FRAG_MIB:-240} HOLD_MS=${HOLD_MS:-2000} FRAG_HOLD_MS=${FRAG_HOLD_MS:-5000}
+INTERVAL=${INTERVAL:-0.5} QUIET=${QUIET:-4} NOHINT=${NOHINT:-8} CHURN_TAIL=${CHURN_TAIL:-10}
 P=/sys/kernel/mm/page_hinting
 
 uname -r > $OUT/uname
