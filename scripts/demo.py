@@ -1,15 +1,19 @@
 #!/usr/bin/python3
-"""pagehint demo: boot the patched guest, free memory in it, and show what
-the page_hinting tracepoints saw next to the host RSS of the guest falling.
+"""pagehint demo, the product tour: boot the patched guest under QEMU with
+a free-page-reporting balloon, allocate and free memory in it a few
+times, and show live, side by side, what the guest hinted (its hintstat,
+streamed over virtio-serial), what QEMU discarded of guest RAM, its RSS
+and the refaults (hintstat host on QEMU), then a short summary.
 
-Default scenario: a 1 GiB guest allocates, touches and frees 600 MiB
-(guest/scenarios/oneshot.sh). This first view reads the guest's tracefs
-dump; hintstat will replace it.
+Scenario: guest/scenarios/host-cycles.sh (ROUNDS cycles of MIB).
 """
 import argparse
-import collections
+import json
 import os
+import signal
+import subprocess
 import sys
+import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "vm"))
@@ -17,12 +21,14 @@ sys.path.insert(0, os.path.join(TOP, "vm"))
 import pagehint_vm  # noqa: E402
 import tracefile  # noqa: E402
 
-PHASES = (("boot", "booted"), ("alloc.1", "allocating"),
-          ("touched.1", "holding"), ("freed.1", "freed, reporting"),
-          ("idle", "reporting idle"), ("rc", "done"))
+BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
+HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
+MIB = 1 << 20
 
 
 def fmt_ns(ns):
+    if ns is None:
+        return "-"
     if ns >= 1e9:
         return f"{ns / 1e9:.2f} s"
     if ns >= 1e6:
@@ -30,103 +36,194 @@ def fmt_ns(ns):
     return f"{ns / 1e3:.1f} us"
 
 
-class Live:
-    """One status line per second while the VM runs."""
+def phase_of(markers):
+    phase = "booting"
+    for name in sorted(markers, key=markers.get):
+        if name == "boot":
+            phase = "booted"
+        elif name == "stream-start":
+            phase = "guest hintstat up"
+        elif name.startswith(("alloc.", "touched.")):
+            phase = f"round {name.split('.')[1]}: allocating"
+        elif name.startswith("freed."):
+            phase = f"round {name.split('.')[1]}: freed"
+        elif name == "stream-stopped":
+            phase = "guest stream stopped"
+    return phase
 
-    def __init__(self, mem_mib):
-        self.next = 0.0
-        self.mem = mem_mib
 
-    def __call__(self, t, kib, markers):
-        if t < self.next or kib is None:
+class Tour:
+    """on_start attaches hintstat host; on_sample prints its new lines."""
+
+    def __init__(self, out, sock):
+        self.out, self.sock = out, sock
+        self.host = None
+        self.json_path = os.path.join(out, "host.json")
+        self.err_path = os.path.join(out, "host.err")
+        self.pos = 0
+        self.lines = []
+        self.markers = {}
+
+    def on_start(self, pid):
+        self.pid = pid
+        self.stdout = open(self.json_path, "w")
+        self.stderr = open(self.err_path, "w")
+        self.host = subprocess.Popen(
+            [HINTSTAT, "host", "-p", str(pid), "-j", "--guest", self.sock, "1"],
+            stdout=self.stdout, stderr=self.stderr, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.host.poll() is None:
+            if "Tracing" in self.err():
+                break
+            time.sleep(0.05)
+        if "Tracing" not in self.err():
+            self.host.wait(30)
+            self.stdout.close()
+            self.stderr.close()
+            self.host = None
+            return      # QEMU died at once (KVM probe): retried under TCG
+        print(f"hintstat host attached to QEMU pid {pid}\n")
+        print(f"{'time':>6}  {'phase':<26}{'guest':>7}{'host':>7}{'RSS':>7}"
+              f"{'refault':>8}  stream")
+        print(f"{'':>6}  {'':<26}{'hinted':>7}{'discard':>7}{'MiB':>7}"
+              f"{'MiB':>8}")
+
+    def err(self):
+        with open(self.err_path) as f:
+            return f.read()
+
+    def on_sample(self, now, kib, markers):
+        self.markers = markers
+        if not self.host:
             return
-        self.next = t + 1.0
-        phase = "booting"
-        for m, label in PHASES:
-            if m in markers:
-                phase = label
-        mib = kib // 1024
-        bar = "#" * int(40 * min(mib, self.mem) / self.mem)
-        print(f"  {t:6.1f} s  {phase:<17} host RSS {mib:5d} MiB |{bar:<40}|",
-              flush=True)
+        with open(self.json_path) as f:
+            f.seek(self.pos)
+            chunk = f.read()
+        done = chunk[:chunk.rfind("\n") + 1]
+        self.pos += len(done)
+        for line in done.splitlines():
+            o = json.loads(line)
+            self.lines.append(o)
+            self.show(now, o)
+
+    def show(self, now, o):
+        t, g = o["total"], o["guest"]
+        hinted = f"{g['hinted_bytes'] / MIB:7.0f}" if "hinted_bytes" in g else f"{'-':>7}"
+        flag = g["stream"]
+        if g.get("not_discarded_bytes"):
+            flag += f"  DIVERGENCE {g['not_discarded_bytes'] / MIB:.0f} MiB: {g['reason']}"
+        print(f"{now:6.1f}  {phase_of(self.markers):<26}{hinted}"
+              f"{t['discarded_bytes'] / MIB:7.0f}{o['rss_bytes'] / MIB:7.0f}"
+              f"{t['refault_bytes'] / MIB:8.0f}  {flag}", flush=True)
+
+    def stop(self):
+        if not self.host:
+            return
+        try:
+            self.host.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.host.pid, signal.SIGINT)
+            self.host.wait(10)
+        self.stdout.close()
+        self.stderr.close()
+        with open(self.json_path) as f:
+            self.lines = [json.loads(l) for l in f]
 
 
-def summary(r, mib):
+def summary(r, tour):
     out = r["outdir"]
-    with open(os.path.join(out, "trace.txt"), errors="replace") as f:
-        text = f.read()
-    with open(os.path.join(out, "freed.1")) as f:
-        t_free = int(f.read()) / 1e9
-    ev = [e for e in tracefile.parse(text) if e.ts >= t_free]
-    groups = tracefile.passes(ev)
-    bs = [b for _, bs in groups for b in bs]
-    ps = [p for p, _ in groups if p is not None]
-    ok = sum(b.react["bytes"] for b in bs if b.react["err"] == 0)
-    failed = sum(b.react["bytes"] for b in bs if b.react["err"] != 0)
+    t = tour.lines[-1]["total"]
+    up = [o["guest"] for o in tour.lines if o["guest"]["stream"] == "up"]
+    with open(os.path.join(out, "vmstat.end")) as f:
+        vm = dict(l.split() for l in f)
+    reported = int(vm["page_hinting_reported"]) * 4096
+    hist = {}
+    for o in tour.lines:
+        for b in o["hist"]["discard_ns"]:
+            hist[b["min"], b["max"]] = hist.get((b["min"], b["max"]), 0) + b["count"]
 
-    print("\nWhat the page_hinting tracepoints saw after the free:")
-    print(f"  passes {len(ps)}, batches {len(bs)}, "
-          f"reported {ok / 2**20:.0f} MiB, failed {failed / 2**20:.0f} MiB, "
-          f"lost events {tracefile.lost_events(text)}")
-    by = collections.Counter()
-    for b in bs:
-        if b.react["err"] == 0:
-            by[(b.fill["nid"], b.fill["zone"], b.fill["order"])] += b.fill["bytes"]
-    print(f"  {'node':>4} {'zone':<7} {'order':>5} {'MiB reported':>13}")
-    for (nid, zone, order), n in sorted(by.items()):
-        print(f"  {nid:>4} {zone:<7} {order:>5} {n / 2**20:>13.0f}")
-    print(f"  {'':<22}{'p50':>10} {'p99':>10} {'max':>10}")
-    for label, vals in (
-            ("pass duration", [p["duration_ns"] for p in ps]),
-            ("device call (react)", [b.react["duration_ns"] for b in bs]),
-            ("zone lock, fill", [b.fill["lock_ns"] for b in bs]),
-            ("zone lock, drain", [b.drain["lock_ns"] for b in bs])):
-        if vals:
-            print(f"  {label:<22}{fmt_ns(tracefile.percentile(vals, 50)):>10} "
-                  f"{fmt_ns(tracefile.percentile(vals, 99)):>10} "
-                  f"{fmt_ns(max(vals)):>10}")
+    def pct(p):
+        n, acc = sum(hist.values()), 0
+        for (lo, hi), c in sorted(hist.items()):
+            acc += c
+            if n and acc >= p / 100 * n:
+                return hi
+        return None
 
-    m = r["markers"]
-    rss = r["rss"]
-    at = lambda t: [k for ts, k in rss if ts <= t][-1]  # noqa: E731
-    before, after = at(m["freed.1"]), at(m["idle"])
-    times = pagehint_vm.reclaim_times(rss, m["freed.1"], mib * 1024)
-    print("\nWhat the host saw (QEMU process RSS):")
-    print(f"  at the free {before // 1024} MiB, once idle {after // 1024} MiB: "
-          f"{(before - after) // 1024} MiB of {mib} MiB freed came back")
-
-    def t(x):
-        return "never" if x is None else f"{x:.1f} s"
-
-    print(f"  time to -50 %: {t(times[0.5])}, to -90 %: {t(times[0.9])} "
-          f"(accel {r['accel']}, mainline 2 s delay)")
+    rss = [o["rss_bytes"] for o in tour.lines]
+    print("\nSummary")
+    print(f"  guest kernel reported {reported / MIB:.0f} MiB in its lifetime "
+          f"(/proc/vmstat page_hinting_reported)")
+    print(f"  QEMU discarded {t['discarded_bytes'] / MIB:.0f} MiB of guest RAM "
+          f"in {t['discard_calls']} calls: "
+          f"{'equal, to the byte' if reported == t['discarded_bytes'] else 'NOT EQUAL'}")
+    print(f"  discard latency p50 <= {fmt_ns(pct(50))}, p99 <= {fmt_ns(pct(99))}; "
+          f"{t['outside_bytes'] / MIB:.1f} MiB discarded outside guest RAM "
+          f"(QEMU's heap) in {t['outside_calls']} calls")
+    print(f"  refaults: {t['refaults']} pages ({t['refault_bytes'] / MIB:.0f} MiB) "
+          f"of discarded guest RAM touched again")
+    print(f"  QEMU RSS: max {max(rss) / MIB:.0f} MiB, at the end "
+          f"{rss[-1] / MIB:.0f} MiB")
+    if up:
+        g = up[-1]
+        print(f"  joined stream: guest hinted {g['hinted_bytes'] / MIB:.0f} MiB "
+              f"while streaming, host discarded {g['host_discarded_bytes'] / MIB:.0f} "
+              f"MiB, {g['not_discarded_bytes'] / MIB:.0f} MiB not discarded")
+    ev = tracefile.parse(open(os.path.join(out, "trace.txt"), errors="replace").read())
+    lock = [e["lock_ns"] for e in ev if e.name in ("fill", "drain")]
+    react = [e["duration_ns"] for e in ev if e.name == "react"]
+    if lock and react:
+        print(f"  guest: zone lock hold p50 {fmt_ns(tracefile.percentile(lock, 50))}, "
+              f"p99 {fmt_ns(tracefile.percentile(lock, 99))}; device call p50 "
+              f"{fmt_ns(tracefile.percentile(react, 50))}, p99 "
+              f"{fmt_ns(tracefile.percentile(react, 99))}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd", required=True)
-    ap.add_argument("--mib", type=int, default=600, help="MiB to free (600)")
+    ap.add_argument("--mib", type=int, default=300, help="MiB per cycle (300)")
+    ap.add_argument("--rounds", type=int, default=3, help="cycles (3)")
     ap.add_argument("--mem", type=int, default=1024, help="guest MiB (1024)")
-    ap.add_argument("--out", default=os.path.join(
-        os.environ.get("BUILD", os.path.join(TOP, "build")), "runs", "demo"))
+    ap.add_argument("--out", default=os.path.join(BUILD, "runs", "demo"))
     a = ap.parse_args()
+    if a.mib <= 0 or a.rounds <= 0 or a.mib >= a.mem:
+        print("demo: want 0 < --mib < --mem and --rounds > 0", file=sys.stderr)
+        return 2
+    if not os.path.exists(HINTSTAT):
+        print(f"demo: {HINTSTAT} missing (hint: make tools)", file=sys.stderr)
+        return 1
+    os.makedirs(a.out, exist_ok=True)
+    sock = os.path.join(a.out, "hintstat.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
     print(f"pagehint demo: a {a.mem} MiB guest allocates, touches and frees "
-          f"{a.mib} MiB;\nfree page reporting hands it back to the host.\n")
+          f"{a.mib} MiB, {a.rounds} times;\nfree page reporting hands it back "
+          f"to the host. Left: the guest's hintstat (over virtio-serial);\n"
+          f"right: hintstat host on QEMU. Then the guest's stream stops.\n")
+    tour = Tour(a.out, sock)
     try:
-        r = pagehint_vm.run(a.kernel, a.initrd, "oneshot", a.out, mem=a.mem,
-                            env={"MIB": a.mib, "EVENTS": 1},
-                            on_sample=Live(a.mem))
+        r = pagehint_vm.run(a.kernel, a.initrd, "host-cycles", a.out, mem=a.mem,
+                            env={"MIB": a.mib, "ROUNDS": a.rounds, "GONE_S": 4},
+                            serial_socket=sock, on_start=tour.on_start,
+                            on_sample=tour.on_sample, timeout=900)
     except pagehint_vm.UsageError as e:
         print(f"demo: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("demo: interrupted, VM torn down", file=sys.stderr)
         return 130
+    finally:
+        tour.stop()
     if not r["ok"]:
         print(f"demo: {r.get('error')} (results in {a.out})", file=sys.stderr)
         return 1
-    summary(r, a.mib)
+    if not tour.lines:
+        print(f"demo: hintstat host printed nothing (see {tour.err_path})",
+              file=sys.stderr)
+        return 1
+    summary(r, tour)
     print(f"\nraw results: {a.out}")
     return 0
 
