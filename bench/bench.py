@@ -351,6 +351,25 @@ def main():
     def add(key, cfg, v):
         samples.setdefault(key, {}).setdefault(cfg, []).append(v)
 
+    if prof["density"] and not a.no_density:
+        doc["density"] = {}
+        for hint in (False, True):
+            label = "hint" if hint else "no-hint"
+            try:
+                d = run_density(hint, a.budget_mib, a.max_guests, outroot)
+            except (OSError, SystemExit) as e:
+                # The hint results are worth keeping without density.
+                log(f"bench: density {label} failed: {e}")
+                doc["density"][label] = {"error": str(e)}
+                continue
+            doc["density"][label] = d
+            add("density.guests", label, d["guests"])
+            log(f"  density {label}: {d['guests']} guests ({d['stopped']})")
+        doc["density"]["budget_mib"] = a.budget_mib
+        doc["density"]["max_guests"] = a.max_guests
+
+    output = a.output or os.path.join(BUILD, "bench", f"results-{stamp}.json")
+    os.makedirs(os.path.dirname(output), exist_ok=True)
     for i in range(n):
         t90 = {}
         for c in names:
@@ -380,35 +399,23 @@ def main():
             for c in pf:
                 if c != "off" and "off" in fps:
                     add("pagefault.vs_off", c, fps[c] / fps["off"])
-    if prof["density"] and not a.no_density:
-        doc["density"] = {}
-        for hint in (False, True):
-            label = "hint" if hint else "no-hint"
-            try:
-                d = run_density(hint, a.budget_mib, a.max_guests, outroot)
-            except (OSError, SystemExit) as e:
-                # The hint results are worth keeping without density.
-                log(f"bench: density {label} failed: {e}")
-                doc["density"][label] = {"error": str(e)}
-                continue
-            doc["density"][label] = d
-            add("density.guests", label, d["guests"])
-            log(f"  density {label}: {d['guests']} guests ({d['stopped']})")
-        doc["density"]["budget_mib"] = a.budget_mib
-        doc["density"]["max_guests"] = a.max_guests
+        # What is done so far survives an interrupted run.
+        doc["samples_per_config"] = i + 1
+        with open(output + ".partial", "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
     steal1, tot1 = cpu_times()
     doc["steal_pct"] = round(100 * (steal1 - steal0) / max(1, tot1 - tot0), 2)
     doc["wall_s"] = round(time.monotonic() - t_start, 1)
     doc["samples_per_config"] = n
 
-    output = a.output or os.path.join(BUILD, "bench", f"results-{stamp}.json")
-    os.makedirs(os.path.dirname(output), exist_ok=True)
     with open(output, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
     latest = os.path.join(BUILD, "bench", f"latest-{a.profile}.json")
     if os.path.abspath(output) != latest:
         with open(latest, "w") as f:
             json.dump(doc, f, indent=1, sort_keys=True)
+    if os.path.exists(output + ".partial"):
+        os.unlink(output + ".partial")
     if not a.no_history:
         append_history(doc, a.history)
     import compare

@@ -84,9 +84,8 @@ def table(rows, base_name, head_name):
     for key, cfg, b, h, j in rows:
         ch = f"{100 * j['change']:+.1f}%" if j["change"] is not None else "-"
         info = metric_info(key)
-        arrow = "v" if info["better"] == "lower" else "^"
         out.append(f"{cell(b):>{w}}  {len(b):>4}  {ch:>9}  {cell(h):>{w}}  "
-                   f"{len(h):>4}  {key} ({cfg}) [{info['unit']}, {arrow} better] "
+                   f"{len(h):>4}  {key} ({cfg}) [{info['unit']}, {info['better']} better] "
                    f"{FLAGS[j['status']]}".rstrip())
     return "\n".join(out)
 
