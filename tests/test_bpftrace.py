@@ -138,7 +138,16 @@ def bt_run(kernel, initrd):
     return run, tracer
 
 
-def guest_tracefs_cmd(run, script, out):
+@pytest.fixture(scope="module")
+def guest_btf(tmp_path_factory):
+    """The guest kernel's raw BTF (BPFTRACE_BTF wants the section alone)."""
+    path = str(tmp_path_factory.mktemp("btf") / "vmlinux.btf")
+    subprocess.run(["objcopy", "--dump-section", f".BTF={path}",
+                    need(VMLINUX, "make kernel"), path + ".o"], check=True)
+    return path
+
+
+def guest_tracefs_cmd(run, script, out, btf):
     """bpftrace in a private mount namespace whose tracefs holds the
     guest kernel's page_hinting formats, its types from the guest BTF."""
     src = os.path.join(run.out, "tracefs")
@@ -148,7 +157,7 @@ def guest_tracefs_cmd(run, script, out):
           "[ -d /sys/kernel/debug/tracing ] && mount --bind $T /sys/kernel/debug/tracing || true; "
           "shift; exec \"$@\"")
     return (["unshare", "-m", "--propagation", "private", "sh", "-c", sh, "sh", src,
-             "env", f"BPFTRACE_BTF={VMLINUX}", BPFTRACE] +
+             "env", f"BPFTRACE_BTF={btf}", BPFTRACE] +
             compile_args(out) + [script])
 
 
@@ -160,15 +169,15 @@ def test_guest_formats_are_the_series_events(bt_run):
 
 
 @pytest.mark.parametrize("path", GUEST, ids=os.path.basename)
-def test_guest_scripts_compile_against_the_patched_kernel(bt_run, path, tmp_path):
+def test_guest_scripts_compile_against_the_patched_kernel(bt_run, guest_btf, path,
+                                                          tmp_path):
     run, _ = bt_run
-    need(VMLINUX, "make kernel")
-    p = subprocess.run(guest_tracefs_cmd(run, path, str(tmp_path / "x.o")),
+    p = subprocess.run(guest_tracefs_cmd(run, path, str(tmp_path / "x.o"), guest_btf),
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and not quiet(p.stderr), p.stderr
 
 
-def test_the_guest_compile_check_is_real(bt_run, tmp_path):
+def test_the_guest_compile_check_is_real(bt_run, guest_btf, tmp_path):
     # The same check refuses a field the events do not have, and an event
     # the kernel does not have: it reads the guest's formats, not a stub.
     run, _ = bt_run
@@ -176,7 +185,8 @@ def test_the_guest_compile_check_is_real(bt_run, tmp_path):
     for body in ("tracepoint:page_hinting:page_hinting_fill { @ = sum(args->no_such); }",
                  "tracepoint:page_hinting:page_hinting_nope { @ = count(); }"):
         bad.write_text(body + "\n")
-        p = subprocess.run(guest_tracefs_cmd(run, str(bad), str(tmp_path / "x.o")),
+        p = subprocess.run(guest_tracefs_cmd(run, str(bad), str(tmp_path / "x.o"),
+                                             guest_btf),
                            capture_output=True, text=True, timeout=120)
         assert p.returncode != 0 and "ERROR" in p.stderr, body
 
