@@ -13,6 +13,9 @@
 /* Seconds, 0.001 to 86400, or argp_error() naming what. */
 double hs_parse_secs(struct argp_state *state, const char *what,
 		     const char *arg);
+/* The n-th positional argument: [interval [count]], or argp_error(). */
+void hs_parse_positional(struct argp_state *state, const char *arg, int n,
+			 double *interval, long *count);
 /* --prom :PORT: 0 when arg names a file, -1 when invalid, else the port. */
 int hs_prom_port(const char *arg);
 /* One line saying what is wrong, one saying what to do, on stderr. */
@@ -22,6 +25,8 @@ void hs_die_hint(const char *hint, const char *fmt, ...)
 double hs_now_mono(void);
 /* A non-blocking listening socket on port (IPv6 and IPv4), or -errno. */
 int hs_http_listen(int port);
+/* --prom :PORT listening: its fd; -1 for a file or none; -2 after a message. */
+int hs_prom_listen(const char *prom);
 /* Answer every waiting GET /metrics with print(f, arg); never blocks. */
 void hs_http_serve(int lfd, void (*print)(FILE *, const void *),
 		   const void *arg);

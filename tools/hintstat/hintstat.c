@@ -149,6 +149,24 @@ double hs_parse_secs(struct argp_state *state, const char *what,
 	return v;
 }
 
+void hs_parse_positional(struct argp_state *state, const char *arg, int n,
+			 double *interval, long *count)
+{
+	char *end;
+
+	if (n == 0) {
+		*interval = hs_parse_secs(state, "interval", arg);
+	} else if (n == 1) {
+		errno = 0;
+		*count = strtol(arg, &end, 10);
+		if (errno || end == arg || *end || *count < 1)
+			argp_error(state, "invalid count '%s': want a positive integer",
+				   arg);
+	} else {
+		argp_error(state, "unexpected argument '%s'", arg);
+	}
+}
+
 int hs_prom_port(const char *arg)
 {
 	char *end;
@@ -189,8 +207,6 @@ static void check_combination(struct argp_state *state)
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
-	char *end;
-
 	switch (key) {
 	case 'h':
 		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
@@ -252,18 +268,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			env.input = arg;
 			break;
 		}
-		if (env.npos == 0) {
-			env.interval = hs_parse_secs(state, "interval", arg);
-		} else if (env.npos == 1) {
-			errno = 0;
-			env.count = strtol(arg, &end, 10);
-			if (errno || end == arg || *end || env.count < 1)
-				argp_error(state, "invalid count '%s': want a positive integer",
-					   arg);
-		} else {
-			argp_error(state, "unexpected argument '%s'", arg);
-		}
-		env.npos++;
+		hs_parse_positional(state, arg, env.npos++, &env.interval,
+				    &env.count);
 		break;
 	case ARGP_KEY_END:
 		check_combination(state);
@@ -689,6 +695,21 @@ static void http_answer(int fd, void (*print)(FILE *, const void *),
 	free(body);
 }
 
+int hs_prom_listen(const char *prom)
+{
+	int port = prom ? hs_prom_port(prom) : 0, fd;
+
+	if (port <= 0)
+		return -1;
+	fd = hs_http_listen(port);
+	if (fd < 0) {
+		hs_die_hint("choose a free port, e.g. --prom :9669",
+			    "cannot listen on port %d: %s", port, strerror(-fd));
+		return -2;
+	}
+	return fd;
+}
+
 void hs_http_serve(int lfd, void (*print)(FILE *, const void *),
 		   const void *arg)
 {
@@ -884,7 +905,7 @@ int main(int argc, char **argv)
 	struct hintstat_bpf *obj = NULL;
 	struct pollfd pfd[2];
 	double t_start, t_prev, next, end = 0, t;
-	int err, stats_fd = -1, rc = 1, timeout, nfd, port = 0;
+	int err, stats_fd = -1, rc = 1, timeout, nfd;
 	long printed = 0;
 
 	argp_err_exit_status = 2;
@@ -932,17 +953,9 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	if (env.prom)
-		port = hs_prom_port(env.prom);
-	if (port > 0) {
-		http_fd = hs_http_listen(port);
-		if (http_fd < 0) {
-			hs_die_hint("choose a free port, e.g. --prom :9669",
-				 "cannot listen on port %d: %s", port,
-				 strerror(-http_fd));
-			goto cleanup;
-		}
-	}
+	http_fd = hs_prom_listen(env.prom);
+	if (http_fd == -2)
+		goto cleanup;
 	if (env.bpf_stats) {
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (stats_fd < 0)

@@ -240,18 +240,8 @@ static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 		env.prom = arg;
 		break;
 	case ARGP_KEY_ARG:
-		if (env.npos == 0) {
-			env.interval = hs_parse_secs(state, "interval", arg);
-		} else if (env.npos == 1) {
-			errno = 0;
-			env.count = strtol(arg, &end, 10);
-			if (errno || end == arg || *end || env.count < 1)
-				argp_error(state, "invalid count '%s': want a positive integer",
-					   arg);
-		} else {
-			argp_error(state, "unexpected argument '%s'", arg);
-		}
-		env.npos++;
+		hs_parse_positional(state, arg, env.npos++, &env.interval,
+				    &env.count);
 		break;
 	case ARGP_KEY_END:
 		if (env.pid && env.name)
@@ -849,17 +839,26 @@ static void print_json(const struct hh_state *iv, const struct hh_state *tot,
 	printf("}\n");
 }
 
+/* p50 and p99 of h as "1.50us", "-" when empty; 16-byte buffers. */
+static void fmt_percentiles(const struct hs_hist *h, char *p50, char *p99)
+{
+	unsigned long long v;
+
+	strcpy(p50, "-");
+	strcpy(p99, "-");
+	if (hs_percentile(h, 50, &v))
+		hs_fmt_ns(p50, 16, v);
+	if (hs_percentile(h, 99, &v))
+		hs_fmt_ns(p99, 16, v);
+}
+
 static void print_table(const struct hh_state *iv, double secs,
 			const char *clock)
 {
 	const struct hh_totals *t = &iv->totals;
-	char p50[16] = "-", p99[16] = "-";
-	unsigned long long v;
+	char p50[16], p99[16];
 
-	if (hs_percentile(discard_hist(iv), 50, &v))
-		hs_fmt_ns(p50, sizeof(p50), v);
-	if (hs_percentile(discard_hist(iv), 99, &v))
-		hs_fmt_ns(p99, sizeof(p99), v);
+	fmt_percentiles(discard_hist(iv), p50, p99);
 	if (clock)
 		printf("%s\n", clock);
 	printf("%9s %8s %6s %7s %7s %7s %7s %8s %9s\n", "DISC_MiB", "MiB/s",
@@ -926,13 +925,9 @@ static void summary(const struct hh_state *tot, long long rss_first,
 		    long long rss_max, double secs)
 {
 	const struct hh_totals *t = &tot->totals;
-	char p50[16] = "-", p99[16] = "-";
-	unsigned long long v;
+	char p50[16], p99[16];
 
-	if (hs_percentile(discard_hist(tot), 50, &v))
-		hs_fmt_ns(p50, sizeof(p50), v);
-	if (hs_percentile(discard_hist(tot), 99, &v))
-		hs_fmt_ns(p99, sizeof(p99), v);
+	fmt_percentiles(discard_hist(tot), p50, p99);
 	fprintf(stderr, "hintstat: summary over %.1f s: discarded %.1f MiB of guest RAM in %llu calls (p50 %s, p99 %s), %llu failed; %.1f MiB outside guest RAM in %llu calls; %llu refaults (%.1f MiB); RSS %.1f MiB at start, %.1f MiB max\n",
 		secs, discarded(t) / MIB, discard_calls(t), p50, p99, t->errors,
 		t->outside_bytes / MIB, t->outside_calls, t->refaults,
@@ -958,7 +953,7 @@ int hs_host_main(int argc, char **argv)
 	struct hintstat_host_bpf *obj = NULL;
 	double t_start, t_prev, next, end = 0, t, silent;
 	long long rss, rss_first, rss_max;
-	int err, rc = 1, http_fd = -1, port = 0, nfd;
+	int err, rc = 1, http_fd = -1, nfd;
 	unsigned long long size;
 	struct pollfd pfd[2];
 	char clock[16];
@@ -1002,17 +997,9 @@ int hs_host_main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	if (env.prom)
-		port = hs_prom_port(env.prom);
-	if (port > 0) {
-		http_fd = hs_http_listen(port);
-		if (http_fd < 0) {
-			hs_die_hint("choose a free port, e.g. --prom :9670",
-				    "cannot listen on port %d: %s", port,
-				    strerror(-http_fd));
-			goto cleanup;
-		}
-	}
+	http_fd = hs_prom_listen(env.prom);
+	if (http_fd == -2)
+		goto cleanup;
 	rss_first = rss_max = vmm_rss();
 	cur_rss = rss_first > 0 ? rss_first : 0;
 	fprintf(stderr, "hintstat: mode: host, pid %d (%s), guest RAM %llu MiB%s in %d mapping%s\n",
