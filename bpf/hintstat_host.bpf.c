@@ -12,11 +12,12 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "host.h"
-#include "aggregate.h"
+#include "host_aggregate.h"
 
 /* Set by user space before load. */
 const volatile __u32 vmm_tgid = 0;
+/* hintstat host record: every event to the ring buffer too. */
+const volatile bool stream_events = false;
 
 /* Set by user space after load, before attach. */
 struct hh_range ranges[HH_MAX_RANGES] = {};
@@ -24,6 +25,13 @@ int ram_fds[HH_MAX_FDS] = { -1, -1, -1, -1 };
 __u64 bitmap_pages = 0;
 
 struct hh_state hst = {};
+/* Ring buffer records that could not be reserved. */
+__u64 dropped_events = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
 
 /* The syscall tracepoints' records (tracefs format, stable ABI). */
 struct hh_sys_enter {
@@ -70,6 +78,32 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } discarded SEC(".maps");
+
+/* Account an event and, when recording, copy it to the ring buffer. */
+static __always_inline void emit(__u32 type, __u64 bytes, __u64 ns, __u32 a,
+				 int err, __u8 flag)
+{
+	struct hs_event e, *r;
+
+	__builtin_memset(&e, 0, sizeof(e));
+	e.ts_ns = bpf_ktime_get_ns();
+	e.type = type;
+	e.bytes = bytes;
+	e.ns = ns;
+	e.a = a;
+	e.err = err;
+	e.flag = flag;
+	hh_account(&hst, &e);
+	if (!stream_events)
+		return;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&dropped_events, 1);
+		return;
+	}
+	__builtin_memcpy(r, &e, sizeof(*r));
+	bpf_ringbuf_submit(r, 0);
+}
 
 static __always_inline bool is_vmm(void)
 {
@@ -142,8 +176,9 @@ static __always_inline __u64 account_range(__u64 start, __u64 len, bool mark)
 					>> HH_PAGE_SHIFT);
 		m.p1 = r->first_page + ((hi - r->lo) >> HH_PAGE_SHIFT);
 		if (m.p1 > bitmap_pages) {
-			HS_ADD(&hst.totals.untracked_pages,
-			       m.p1 - (m.p0 > bitmap_pages ? m.p0 : bitmap_pages));
+			emit(HH_EV_UNTRACKED, m.p1 - (m.p0 > bitmap_pages ?
+						       m.p0 : bitmap_pages),
+			     0, 0, 0, 0);
 			m.p1 = bitmap_pages;
 		}
 		if (m.p0 < m.p1)
@@ -185,7 +220,6 @@ int hh_fallocate_enter(struct hh_sys_enter *ctx)
 static __always_inline void end(struct hh_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct hh_totals *t = &hst.totals;
 	struct hh_pending *p;
 	__u64 ns, inside;
 
@@ -194,38 +228,23 @@ static __always_inline void end(struct hh_sys_exit *ctx)
 		return;
 	ns = bpf_ktime_get_ns() - p->ts;
 	if (p->call == HH_CALL_PUNCH) {
-		if (!p->advice) {
-			HS_ADD(&t->punch_other_calls, 1);
-			HS_ADD(&t->punch_other_bytes, p->len);
-		} else if (ctx->ret) {
-			HS_ADD(&t->errors, 1);
-		} else {
-			HS_ADD(&t->punch_calls, 1);
-			HS_ADD(&t->punch_bytes, p->len);
-			hs_hist_add(&hst.hists[HH_HIST_PUNCH], ns);
-		}
+		if (!p->advice)
+			emit(HH_EV_PUNCH_OTHER, p->len, ns, 0, ctx->ret, 0);
+		else if (ctx->ret)
+			emit(HH_EV_ERROR, p->len, ns, 0, ctx->ret, 0);
+		else
+			emit(HH_EV_PUNCH, p->len, ns, 0, 0, 0);
 		goto out;
 	}
 	inside = account_range(p->start, p->len, !ctx->ret);
-	if (inside < p->len) {
-		HS_ADD(&t->outside_calls, 1);
-		HS_ADD(&t->outside_bytes, p->len - inside);
-	}
+	if (inside < p->len)
+		emit(HH_EV_OUTSIDE, p->len - inside, ns, p->advice, ctx->ret, 0);
 	if (!inside)
 		goto out;
-	if (ctx->ret) {
-		HS_ADD(&t->errors, 1);
-		goto out;
-	}
-	HS_ADD(&t->madv_calls, 1);
-	HS_ADD(&t->madv_bytes, inside);
-	if (p->advice == HH_MADV_DONTNEED)
-		HS_ADD(&t->madv_dontneed_bytes, inside);
-	else if (p->advice == HH_MADV_REMOVE)
-		HS_ADD(&t->madv_remove_bytes, inside);
+	if (ctx->ret)
+		emit(HH_EV_ERROR, inside, ns, p->advice, ctx->ret, 0);
 	else
-		HS_ADD(&t->madv_free_bytes, inside);
-	hs_hist_add(&hst.hists[HH_HIST_MADVISE], ns);
+		emit(HH_EV_DISCARD, inside, ns, p->advice, 0, 0);
 out:
 	bpf_map_delete_elem(&pending, &tid);
 }
@@ -262,18 +281,13 @@ int hh_page_fault(struct hh_page_fault *ctx)
 
 		if (addr < r->lo || addr >= r->hi)
 			continue;
-		HS_ADD(&hst.totals.faults, 1);
 		page = r->first_page + ((addr - r->lo) >> HH_PAGE_SHIFT);
-		if (page >= bitmap_pages)
-			return 0;
 		key = (__u32)(page >> 6);
 		bit = 1ULL << (page & 63);
-		word = bpf_map_lookup_elem(&discarded, &key);
-		if (!word)
-			return 0;
-		old = __sync_fetch_and_and(word, ~bit);
-		if (old & bit)
-			HS_ADD(&hst.totals.refaults, 1);
+		word = page < bitmap_pages ?
+			bpf_map_lookup_elem(&discarded, &key) : NULL;
+		old = word ? __sync_fetch_and_and(word, ~bit) : 0;
+		emit(HH_EV_FAULT, 1 << HH_PAGE_SHIFT, 0, 0, 0, !!(old & bit));
 		return 0;
 	}
 	return 0;
@@ -284,7 +298,7 @@ SEC("tracepoint/kvm/kvm_page_fault")
 int hh_kvm_fault(void *ctx)
 {
 	if (is_vmm())
-		HS_ADD(&hst.totals.kvm_faults, 1);
+		emit(HH_EV_KVM_FAULT, 0, 0, 0, 0, 0);
 	return 0;
 }
 

@@ -65,4 +65,33 @@ struct hh_state {
 	struct hs_hist hists[HH_NR_HISTS];
 };
 
+/*
+ * Host events, in struct hs_event (hintstat.h) so that record files keep
+ * one format (header mode HS_MODE_HOST). Field use by type:
+ *   discard:     bytes inside guest RAM, ns = latency, a = madvise advice
+ *   punch:       bytes punched in a guest RAM file, ns = latency
+ *   outside:     bytes of a discard outside guest RAM
+ *   punch_other: bytes punched in another file
+ *   error:       a discard call on guest RAM failed, err = its return
+ *   fault:       flag = 1 when the page had been discarded (a refault)
+ *   kvm_fault:   a kvm_page_fault of the VMM
+ *   untracked:   bytes = discarded pages past the refault bitmap
+ *   rss:         bytes = the VMM's RSS (written by user space)
+ *   vmm:         a = pid, bytes = guest RAM size, flag = RAM is a file
+ *                (user space, the first record)
+ */
+enum hh_event_type {
+	HH_EV_DISCARD = 0x200,
+	HH_EV_PUNCH,
+	HH_EV_OUTSIDE,
+	HH_EV_PUNCH_OTHER,
+	HH_EV_ERROR,
+	HH_EV_FAULT,
+	HH_EV_KVM_FAULT,
+	HH_EV_UNTRACKED,
+	HH_EV_RSS,
+	HH_EV_VMM,
+	HH_EV_END_TYPES,
+};
+
 #endif /* __HINTSTAT_HOST_H */
