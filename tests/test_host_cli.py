@@ -141,12 +141,19 @@ def fake_vmm_run(tmp_path_factory):
         [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid), "--ram",
          f"{RAM_MIB}M", "-j", "--prom", str(prom), "0.2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The same window recorded, with the ring buffer.
+    rec = tmp / "host.hsrec"
+    recorder = subprocess.Popen(
+        [HINTSTAT, "host", "record", "-o", str(rec), "-p", str(vmm.pid),
+         "--ram", f"{RAM_MIB}M", "-j", "0.3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        err = ""
-        while "Tracing" not in err:
-            line = host.stderr.readline()
-            assert line, err
-            err += line
+        for p in (recorder, host):
+            err = ""
+            while "Tracing" not in err:
+                line = p.stderr.readline()
+                assert line, err
+                err += line
         vmm.stdin.write("go\n")
         vmm.stdin.flush()
         assert vmm.stdout.readline().strip() == "done"
@@ -157,16 +164,18 @@ def fake_vmm_run(tmp_path_factory):
         vmm.stdin.flush()
         vmm.wait(30)
         out, rest = host.communicate(timeout=30)
+        rec_out, rec_err = recorder.communicate(timeout=30)
     finally:
-        for p in (vmm, host):
+        for p in (vmm, host, recorder):
             if p.poll() is None:
                 p.kill()
+    assert recorder.returncode == 0, rec_err
     return host.returncode, err + rest, [json.loads(l) for l in out.splitlines()], \
-        metrics, vmm.pid
+        metrics, vmm.pid, (rec, [json.loads(l) for l in rec_out.splitlines()])
 
 
 def test_counts_are_exact(fake_vmm_run):
-    _, _, lines, _, _ = fake_vmm_run
+    _, _, lines, _, _, _ = fake_vmm_run
     t = lines[-1]["total"]
     assert t["dontneed_bytes"] == 3 * MIB
     assert t["free_bytes"] == 2 * MIB
@@ -186,7 +195,7 @@ def test_counts_are_exact(fake_vmm_run):
 
 
 def test_json_lines_describe_the_vmm(fake_vmm_run):
-    _, _, lines, _, pid = fake_vmm_run
+    _, _, lines, _, pid, _ = fake_vmm_run
     for o in lines:
         assert o["version"] == 1 and o["mode"] == "host" and o["pid"] == pid
         assert o["comm"] == "python3" and o["ram_bytes"] == RAM_MIB * MIB
@@ -195,7 +204,7 @@ def test_json_lines_describe_the_vmm(fake_vmm_run):
 
 
 def test_vmm_exit_ends_with_a_summary(fake_vmm_run):
-    rc, err, _, _, pid = fake_vmm_run
+    rc, err, _, _, pid, _ = fake_vmm_run
     assert rc == 0, err
     assert f"hintstat: python3 (pid {pid}) exited while tracing" in err
     assert re.search(r"summary over [\d.]+ s: discarded 5\.0 MiB of guest RAM "
@@ -204,9 +213,38 @@ def test_vmm_exit_ends_with_a_summary(fake_vmm_run):
 
 
 def test_prometheus_file(fake_vmm_run):
-    _, _, _, m, _ = fake_vmm_run
+    _, _, _, m, _, _ = fake_vmm_run
     assert "# TYPE pagehint_host_discarded_bytes_total counter" in m
     assert f"pagehint_host_discarded_bytes_total {5 * MIB}\n" in m
     assert "pagehint_host_refaults_total 10\n" in m
     assert "pagehint_host_discard_duration_seconds_count 4\n" in m
     assert re.search(r"^pagehint_host_rss_bytes \d+$", m, re.M)
+
+
+def test_record_and_report_give_the_live_totals(fake_vmm_run, tmp_path):
+    _, _, lines, _, pid, (rec, live) = fake_vmm_run
+    assert live[-1]["total"] == lines[-1]["total"]
+    p = subprocess.run([HINTSTAT, "report", "-j", str(rec)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert rep["mode"] == "host" and rep["pid"] == pid
+    assert rep["comm"] == "python3" and rep["ram_bytes"] == RAM_MIB * MIB
+    # Replayed through the aggregator the BPF side runs: the same totals.
+    assert rep["total"] == live[-1]["total"]
+    assert rep["discarded_bytes"] == 5 * MIB and rep["refaults"] == 10
+    assert rep["rss_bytes"] > 0
+    # A table too, and a record cut inside a record is refused.
+    t = subprocess.run([HINTSTAT, "report", str(rec)], capture_output=True,
+                       text=True, timeout=60)
+    assert t.returncode == 0 and "host mode, python3 (pid" in t.stdout
+    cut = tmp_path / "cut.hsrec"
+    cut.write_bytes(rec.read_bytes()[:-10])
+    c = subprocess.run([HINTSTAT, "report", str(cut)], capture_output=True,
+                       text=True, timeout=60)
+    assert c.returncode == 1 and "truncated record" in c.stderr
+
+
+def test_record_needs_an_output():
+    p = hintstat("record", "-p", "1")
+    assert p.returncode == 2 and "record needs -o FILE" in p.stderr

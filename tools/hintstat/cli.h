@@ -8,6 +8,7 @@
 #define __HINTSTAT_CLI_H
 
 #include <argp.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Seconds, 0.001 to 86400, or argp_error() naming what. */
@@ -33,5 +34,9 @@ void hs_http_serve(int lfd, void (*print)(FILE *, const void *),
 
 /* hintstat host ...: argv[0] is "hintstat host". */
 int hs_host_main(int argc, char **argv);
+struct hs_replay;
+/* hintstat report of a host record (mode host): 0, or 1 after a message. */
+int hs_host_report(const struct hs_replay *r, const char *path, bool json,
+		   bool hist, const char *prom);
 
 #endif /* __HINTSTAT_CLI_H */

@@ -821,6 +821,8 @@ static int report(void)
 	if (!r.complete)
 		fprintf(stderr, "hintstat: warning: %s has no end record: the recording was cut short, reporting the %llu events it holds\n",
 			env.input, r.records);
+	if (r.hdr.mode == HS_MODE_HOST)
+		return hs_host_report(&r, env.input, env.json, env.hist, env.prom);
 	info.ts = r.end_ns / 1e9;
 	info.secs = (r.end_ns - r.hdr.start_ns) / 1e9;
 	if (env.json) {

@@ -98,6 +98,7 @@ enum hs_mode {
 	HS_MODE_TRACEPOINTS,
 	HS_MODE_FENTRY,
 	HS_MODE_KPROBE,
+	HS_MODE_HOST,		/* hintstat host: host.h events, record files */
 	HS_NR_MODES,
 };
 

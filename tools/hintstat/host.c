@@ -25,12 +25,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "host.h"
 #include "report.h"
+#include "record.h"
 #include "cli.h"
 #include "hintstat_host.skel.h"
 
@@ -51,6 +53,8 @@ static struct host_env {
 	unsigned long long ram;	/* --ram, bytes; 0: from the command line */
 	const char *guest;	/* --guest SOCKET */
 	const char *prom;
+	const char *output;	/* host record -o */
+	bool record;
 	int npos;
 } env = {
 	.interval = 1,
@@ -92,6 +96,8 @@ static const char *divergence_reason;
 /* Totals since attach, for --prom :PORT and the summary. */
 static struct hh_state cur_state;
 static unsigned long long cur_rss;
+static FILE *rec;		/* host record -o */
+static int rec_err;		/* its first write error, -errno */
 
 const char host_doc[] =
 "Show what the VMM does with the free pages its guest reports.\n"
@@ -99,6 +105,8 @@ const char host_doc[] =
 "USAGE: hintstat host [-p PID | -n NAME] [--ram SIZE] [--guest SOCKET]\n"
 "                     [-j | -H] [-T] [--prom FILE|:PORT] [-i SEC] [-d SEC]\n"
 "                     [interval [count]]\n"
+"       hintstat host record -o FILE [the options above]\n"
+"       hintstat report FILE [-j | -H] [--prom FILE]   (a host record too)\n"
 "\n"
 "Needs root. Counts, by syscall tracepoints only, the VMM's\n"
 "madvise(MADV_DONTNEED|MADV_REMOVE|MADV_FREE) and fallocate(PUNCH_HOLE)\n"
@@ -122,7 +130,9 @@ const char host_doc[] =
 "    hintstat host -n qemu -j      # JSON lines for the QEMU process\n"
 "    hintstat host -p 4242 -H 10   # discard latency histograms every 10 s\n"
 "    hintstat host -p 4242 --guest /run/vm1/hintstat.sock  # guest and host\n"
-"    hintstat host -p 4242 --prom :9670  # Prometheus on :9670/metrics\n";
+"    hintstat host -p 4242 --prom :9670  # Prometheus on :9670/metrics\n"
+"    hintstat host record -o vm1.hsrec -p 4242 -d 60 > /dev/null\n"
+"    hintstat report vm1.hsrec -j  # its totals, anywhere\n";
 
 #define OPT_RAM 2000
 #define OPT_GUEST 2001
@@ -142,6 +152,7 @@ static const struct argp_option host_opts[] = {
 	{ "prom", OPT_PROM, "FILE|:PORT", 0,
 	  "Write Prometheus text to FILE each interval, or serve it on PORT", 0 },
 	{ "timestamp", 'T', NULL, 0, "Include the wall-clock time", 0 },
+	{ "output", 'o', "FILE", 0, "record: the record file to write", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
@@ -233,6 +244,11 @@ static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 	case 'v':
 		env.verbose = true;
 		break;
+	case 'o':
+		if (!*arg)
+			argp_error(state, "-o needs a file name");
+		env.output = arg;
+		break;
 	case OPT_PROM:
 		if (!*arg || hs_prom_port(arg) < 0)
 			argp_error(state, "invalid --prom '%s': want a file or :PORT (1 to 65535)",
@@ -248,6 +264,10 @@ static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "-p and -n do not mix: give one of them");
 		if (env.json && env.hist)
 			argp_error(state, "-j and -H do not mix: JSON carries the histograms");
+		if (env.record && !env.output)
+			argp_error(state, "record needs -o FILE");
+		if (!env.record && env.output)
+			argp_error(state, "-o FILE is for hintstat host record");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -552,6 +572,7 @@ static struct hintstat_host_bpf *load_host(unsigned long long size)
 		goto fail;
 	}
 	obj->rodata->vmm_tgid = target.pid;
+	obj->rodata->stream_events = env.record;
 	/* One bit per 4 KiB page of guest RAM, 64 per word. */
 	bpf_map__set_max_entries(obj->maps.discarded,
 				 ((size >> HH_PAGE_SHIFT) + 63) / 64 + 1);
@@ -941,6 +962,126 @@ static void summary(const struct hh_state *tot, long long rss_first,
 			divergence() ? divergence_reason : "");
 }
 
+static void rec_write(int err)
+{
+	if (err && !rec_err)
+		rec_err = err;
+}
+
+static int handle_host_event(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	if (rec && len >= sizeof(struct hs_event))
+		rec_write(hs_rec_write_event(rec, data));
+	return 0;
+}
+
+/* A record written by user space (RSS, the VMM's description). */
+static void rec_user(unsigned int type, unsigned long long ts_ns,
+		     unsigned long long bytes, unsigned int a, bool flag)
+{
+	struct hs_event e = { .ts_ns = ts_ns, .type = type, .bytes = bytes,
+			      .a = a, .flag = flag };
+
+	rec_write(hs_rec_write_event(rec, &e));
+}
+
+static int rec_check(void)
+{
+	if (!rec_err)
+		return 0;
+	hs_die_hint("check the free space and the file system",
+		    "cannot write %s: %s", env.output, strerror(-rec_err));
+	return 1;
+}
+
+/*
+ * host record -o FILE: the header (mode host; the VMM's name in the
+ * first zone-name slot), then the VMM record. 0, or 1 after a message.
+ */
+static int record_start(double t_start)
+{
+	char names[HS_MAX_ZONES][HS_ZONE_NAME_LEN] = {};
+	struct utsname u;
+
+	rec = fopen(env.output, "wb");
+	if (!rec) {
+		hs_die_hint("check that the directory exists and is writable",
+			    "cannot create %s: %s", env.output, strerror(errno));
+		return 1;
+	}
+	if (uname(&u))
+		strcpy(u.release, "?");
+	snprintf(names[0], HS_ZONE_NAME_LEN, "%.15s", target.comm);
+	rec_write(hs_rec_write_header(rec, HS_MODE_HOST,
+				      (unsigned long long)(t_start * 1e9),
+				      (long long)time(NULL), u.release, names));
+	rec_user(HH_EV_VMM, (unsigned long long)(t_start * 1e9), ram_total,
+		 target.pid, ram_file);
+	return rec_check();
+}
+
+/* Each interval: the RSS, the ring buffer drops so far, a flush. */
+static int record_interval(const struct hintstat_host_bpf *obj, double t,
+			   long long rss)
+{
+	static unsigned long long dropped;
+	unsigned long long ts = (unsigned long long)(t * 1e9);
+
+	if (rss >= 0)
+		rec_user(HH_EV_RSS, ts, rss, 0, false);
+	if (obj->bss->dropped_events != dropped) {
+		dropped = obj->bss->dropped_events;
+		rec_write(hs_rec_write_mark(rec, HS_REC_DROPPED, ts, dropped));
+	}
+	if (fflush(rec))
+		rec_write(-errno);
+	return rec_check();
+}
+
+static int record_end(const struct hintstat_host_bpf *obj)
+{
+	rec_write(hs_rec_write_mark(rec, HS_REC_END,
+				    (unsigned long long)(hs_now_mono() * 1e9),
+				    obj->bss->dropped_events));
+	if (fclose(rec))
+		rec_write(-errno);
+	rec = NULL;
+	return rec_check();
+}
+
+int hs_host_report(const struct hs_replay *r, const char *path, bool json,
+		   bool hist, const char *prom)
+{
+	double secs = (r->end_ns - r->hdr.start_ns) / 1e9;
+	int err;
+
+	target.pid = r->pid;
+	snprintf(target.comm, sizeof(target.comm), "%s", r->hdr.zone_names[0]);
+	ram_total = r->ram_bytes;
+	ram_file = r->ram_file;
+	cur_rss = r->rss_last;
+	env.hist = hist;
+	if (json) {
+		print_json(&r->host, &r->host, r->end_ns / 1e9, secs, NULL);
+	} else if (!prom || hist) {
+		printf("record %s: host mode, %s (pid %u), kernel %s, %llu events, %llu dropped%s\n",
+		       path, target.comm, target.pid, r->hdr.release, r->records,
+		       r->snap.totals.dropped_events,
+		       r->complete ? "" : ", cut short");
+		print_table(&r->host, secs, NULL);
+	}
+	if (prom) {
+		err = hs_write_file_atomic(prom, print_prom, &r->host);
+		if (err) {
+			hs_die_hint("check that the directory exists and is writable",
+				    "cannot write %s: %s", prom, strerror(-err));
+			return 1;
+		}
+	}
+	return fflush(stdout) ? 1 : 0;
+}
+
 int hs_host_main(int argc, char **argv)
 {
 	static const struct argp argp = {
@@ -951,6 +1092,7 @@ int hs_host_main(int argc, char **argv)
 	};
 	static struct hh_state prev, iv;
 	struct hintstat_host_bpf *obj = NULL;
+	struct ring_buffer *rb = NULL;
 	double t_start, t_prev, next, end = 0, t, silent;
 	long long rss, rss_first, rss_max;
 	int err, rc = 1, http_fd = -1, nfd;
@@ -962,6 +1104,13 @@ int hs_host_main(int argc, char **argv)
 	struct tm tm;
 	time_t wall;
 
+	if (argc > 1 && !strcmp(argv[1], "record")) {
+		/* "hintstat host record ..." parses like "hintstat host ...". */
+		env.record = true;
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	if (geteuid() != 0) {
@@ -1000,6 +1149,18 @@ int hs_host_main(int argc, char **argv)
 	http_fd = hs_prom_listen(env.prom);
 	if (http_fd == -2)
 		goto cleanup;
+	if (env.record) {
+		rb = ring_buffer__new(bpf_map__fd(obj->maps.events),
+				      handle_host_event, NULL, NULL);
+		if (!rb) {
+			hs_die_hint("rerun with -v for libbpf's log",
+				    "cannot open the ring buffer: %s",
+				    strerror(errno));
+			goto cleanup;
+		}
+		if (record_start(hs_now_mono()))
+			goto cleanup;
+	}
 	rss_first = rss_max = vmm_rss();
 	cur_rss = rss_first > 0 ? rss_first : 0;
 	fprintf(stderr, "hintstat: mode: host, pid %d (%s), guest RAM %llu MiB%s in %d mapping%s\n",
@@ -1025,6 +1186,10 @@ int hs_host_main(int argc, char **argv)
 				until = t + 0.5;
 
 			nfd = 0;
+			if (rb)
+				pfd[nfd++] = (struct pollfd){
+					.fd = ring_buffer__epoll_fd(rb),
+					.events = POLLIN };
 			if (gs.fd >= 0)
 				pfd[nfd++] = (struct pollfd){ .fd = gs.fd,
 							      .events = POLLIN };
@@ -1036,12 +1201,16 @@ int hs_host_main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
+			if (rb)
+				ring_buffer__consume(rb);
 			cur_state = obj->bss->hst;
 			guest_read(discarded(&cur_state.totals));
 			if (http_fd >= 0)
 				hs_http_serve(http_fd, print_prom, &cur_state);
 			continue;
 		}
+		if (rb)
+			ring_buffer__consume(rb);
 		cur_state = obj->bss->hst;
 		guest_read(discarded(&cur_state.totals));
 		rss = vmm_rss();
@@ -1051,6 +1220,10 @@ int hs_host_main(int argc, char **argv)
 			cur_rss = rss;
 			if (rss > rss_max)
 				rss_max = rss;
+		}
+		if (rec && record_interval(obj, t, rss)) {
+			rc = 1;
+			break;
 		}
 		silent = 3 * env.interval > 3 ? 3 * env.interval : 3;
 		if (env.guest && gs.seen && !gs.gone && t - gs.last > silent) {
@@ -1097,8 +1270,15 @@ int hs_host_main(int argc, char **argv)
 			next += env.interval;
 	}
 	summary(&cur_state, rss_first, rss_max, hs_now_mono() - t_start);
+	if (rb)
+		ring_buffer__consume(rb);
+	if (rec && record_end(obj))
+		rc = 1;
 
 cleanup:
+	if (rec)
+		fclose(rec);
+	ring_buffer__free(rb);
 	if (http_fd >= 0)
 		close(http_fd);
 	if (gs.fd >= 0)

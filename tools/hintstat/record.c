@@ -14,6 +14,7 @@
 #include <string.h>
 #include "aggregate.h"
 #include "record.h"
+#include "host_aggregate.h"
 
 _Static_assert(sizeof(struct hs_rec_header) == HS_REC_HEADER_SIZE,
 	       "record header size");
@@ -116,10 +117,14 @@ static bool terminated(const char *s, size_t len)
 }
 
 /* What a record the writer could have made looks like; "" if fine. */
-static const char *bad_record(const struct hs_event *e)
+static const char *bad_record(const struct hs_event *e, bool host)
 {
 	if (!zeroes(e->pad, sizeof(e->pad)))
 		return "non-zero padding";
+	if (host && e->type != HS_REC_DROPPED && e->type != HS_REC_END)
+		return e->type < HH_EV_DISCARD || e->type >= HH_EV_END_TYPES ?
+		       "unknown record type" : e->flag > 1 ?
+		       "flag not 0 or 1" : "";
 	if (e->type == HS_REC_DROPPED || e->type == HS_REC_END)
 		return zeroes(&e->ns, offsetof(struct hs_event, type) -
 			      offsetof(struct hs_event, ns)) &&
@@ -133,6 +138,26 @@ static const char *bad_record(const struct hs_event *e)
 	if (e->flag > 1)
 		return "flag not 0 or 1";
 	return "";
+}
+
+/* A host record: the aggregator, or what user space wrote. */
+static void replay_host(struct hs_replay *r, const struct hs_event *e)
+{
+	switch (e->type) {
+	case HH_EV_RSS:
+		r->rss_last = e->bytes;
+		if (e->bytes > r->rss_max)
+			r->rss_max = e->bytes;
+		break;
+	case HH_EV_VMM:
+		r->pid = e->a;
+		r->ram_bytes = e->bytes;
+		r->ram_file = e->flag;
+		break;
+	default:
+		hh_account(&r->host, e);
+	}
+	r->records++;
 }
 
 int hs_replay_stream(FILE *f, const char *name, struct hs_replay *r)
@@ -180,7 +205,7 @@ int hs_replay_stream(FILE *f, const char *name, struct hs_replay *r)
 		if (r->complete)
 			return refuse(r, "%s: data after the end record at byte %llu",
 				      name, off);
-		why = bad_record(&e);
+		why = bad_record(&e, h->mode == HS_MODE_HOST);
 		if (*why)
 			return refuse(r, "%s: corrupt record at byte %llu: %s",
 				      name, off, why);
@@ -191,6 +216,8 @@ int hs_replay_stream(FILE *f, const char *name, struct hs_replay *r)
 			dropped = e.bytes;
 			if (e.type == HS_REC_END)
 				r->complete = true;
+		} else if (h->mode == HS_MODE_HOST) {
+			replay_host(r, &e);
 		} else {
 			hs_account(&r->st, &e);
 			r->snap.events[e.type]++;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "hintstat.h"
+#include "host.h"
 #include "report.h"
 
 #define HS_REC_MAGIC		"HSTATREC"	/* 8 bytes, no NUL */
@@ -41,6 +42,12 @@ struct hs_replay {
 	unsigned long long records;	/* events replayed */
 	unsigned long long end_ns;	/* END record, else the last event */
 	bool complete;			/* the END record was there */
+	/* mode HS_MODE_HOST: the host aggregator's state and the VMM */
+	struct hh_state host;
+	unsigned long long rss_last, rss_max;	/* HH_EV_RSS records */
+	unsigned long long ram_bytes;
+	unsigned int pid;
+	bool ram_file;
 	char err[320];			/* why the file was refused */
 };
 

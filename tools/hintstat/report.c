@@ -80,6 +80,7 @@ const char *hs_mode_name(unsigned int mode, bool brief)
 		[HS_MODE_TRACEPOINTS] = { "tracepoints", "tracepoints" },
 		[HS_MODE_FENTRY] = { "fallback (fentry)", "fentry" },
 		[HS_MODE_KPROBE] = { "fallback (kprobe)", "kprobe" },
+		[HS_MODE_HOST] = { "host", "host" },
 	};
 
 	return mode < HS_NR_MODES ? names[mode][brief] : "?";
