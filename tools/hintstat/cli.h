@@ -10,6 +10,7 @@
 #include <argp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include "hintstat.h"
 
 /* Seconds, 0.001 to 86400, or argp_error() naming what. */
 double hs_parse_secs(struct argp_state *state, const char *what,
@@ -31,6 +32,18 @@ int hs_prom_listen(const char *prom);
 /* Answer every waiting GET /metrics with print(f, arg); never blocks. */
 void hs_http_serve(int lfd, void (*print)(FILE *, const void *),
 		   const void *arg);
+
+/*
+ * The record file (hintstat record, hintstat host record): create it with
+ * its header, add events, at each interval a drops mark when they grew
+ * and a flush, at the end the END mark. 0, or 1 after a message.
+ */
+int hs_recorder_open(const char *path, unsigned int mode, double t_start,
+		     char names[HS_MAX_ZONES][HS_ZONE_NAME_LEN]);
+void hs_recorder_event(const struct hs_event *e);
+int hs_recorder_sync(double t, unsigned long long dropped);
+/* end: write the END mark (else just close, after an error). */
+int hs_recorder_close(bool end, unsigned long long dropped);
 
 /* hintstat host ...: argv[0] is "hintstat host". */
 int hs_host_main(int argc, char **argv);

@@ -71,8 +71,6 @@ static struct hintstat_bpf *skel;
 static struct hs_snapshot names;	/* zone names for streamed events */
 static unsigned long long received[HS_NR_EVENT_TYPES];
 static struct bpf_link *links[MAX_LINKS];
-static FILE *rec;			/* record -o */
-static int rec_err;			/* first write error, -errno */
 
 const char *argp_program_version = "hintstat 0.2";
 const char *argp_program_bug_address = "the pagehint project's issue tracker";
@@ -494,10 +492,82 @@ static struct hintstat_bpf *load_bpf(int *mode)
 	return NULL;
 }
 
+/*
+ * The record file of hintstat record and hintstat host record, one per
+ * process: write errors are kept (the first) and said at the next sync.
+ */
+static FILE *rec;
+static int rec_err;
+static const char *rec_path;
+static unsigned long long rec_dropped;
+
 static void rec_write(int err)
 {
 	if (err && !rec_err)
 		rec_err = err;
+}
+
+static int rec_check(void)
+{
+	if (!rec_err)
+		return 0;
+	hs_die_hint("check the free space and the file system",
+		    "cannot write %s: %s", rec_path, strerror(-rec_err));
+	return 1;
+}
+
+int hs_recorder_open(const char *path, unsigned int mode, double t_start,
+		     char names[HS_MAX_ZONES][HS_ZONE_NAME_LEN])
+{
+	struct utsname u;
+
+	rec_path = path;
+	rec = fopen(path, "wb");
+	if (!rec) {
+		hs_die_hint("check that the directory exists and is writable",
+			    "cannot create %s: %s", path, strerror(errno));
+		return 1;
+	}
+	if (uname(&u))
+		strcpy(u.release, "?");
+	rec_write(hs_rec_write_header(rec, mode,
+				      (unsigned long long)(t_start * 1e9),
+				      (long long)time(NULL), u.release, names));
+	return rec_check();
+}
+
+void hs_recorder_event(const struct hs_event *e)
+{
+	if (rec)
+		rec_write(hs_rec_write_event(rec, e));
+}
+
+int hs_recorder_sync(double t, unsigned long long dropped)
+{
+	if (!rec)
+		return 0;
+	if (dropped != rec_dropped)
+		rec_write(hs_rec_write_mark(rec, HS_REC_DROPPED,
+					    (unsigned long long)(t * 1e9),
+					    dropped));
+	rec_dropped = dropped;
+	if (fflush(rec))
+		rec_write(-errno);
+	return rec_check();
+}
+
+int hs_recorder_close(bool end, unsigned long long dropped)
+{
+	if (!rec)
+		return 0;
+	if (end)
+		rec_write(hs_rec_write_mark(rec, HS_REC_END,
+					    (unsigned long long)(hs_now_mono() * 1e9),
+					    dropped));
+	if (fclose(rec))
+		rec_write(-errno);
+	rec = NULL;
+	return end ? rec_check() : 0;
 }
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -509,8 +579,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 		return 0;
 	if (e->type < HS_NR_EVENT_TYPES)
 		received[e->type]++;
-	if (rec)
-		rec_write(hs_rec_write_event(rec, e));
+	hs_recorder_event(e);
 	if (!env.events)
 		return 0;
 	/* A zone's name is recorded by its first fill, before its event. */
@@ -778,20 +847,8 @@ static int print_interval(const struct hintstat_bpf *obj,
 	}
 	fflush(stdout);
 	free(extra);
-	if (rec) {
-		if (cur.totals.dropped_events != prev->totals.dropped_events)
-			rec_write(hs_rec_write_mark(rec, HS_REC_DROPPED,
-						    (unsigned long long)(t * 1e9),
-						    cur.totals.dropped_events));
-		if (fflush(rec))
-			rec_write(-errno);
-		if (rec_err) {
-			hs_die_hint("check the free space and the file system",
-				 "cannot write %s: %s", env.output,
-				 strerror(-rec_err));
-			return 1;
-		}
-	}
+	if (hs_recorder_sync(t, cur.totals.dropped_events))
+		return 1;
 	if (env.prom && http_fd < 0) {
 		err = hs_write_prom_file(env.prom, &cur);
 		if (err) {
@@ -858,40 +915,9 @@ static int report(void)
 static int record_start(double t_start)
 {
 	char zones[HS_MAX_ZONES][HS_ZONE_NAME_LEN];
-	struct utsname u;
 
-	rec = fopen(env.output, "wb");
-	if (!rec) {
-		hs_die_hint("check that the directory exists and is writable",
-			 "cannot create %s: %s", env.output, strerror(errno));
-		return 1;
-	}
-	if (uname(&u))
-		strcpy(u.release, "?");
 	hs_zone_names_from_zoneinfo("/proc/zoneinfo", zones);
-	rec_write(hs_rec_write_header(rec, run_mode,
-				      (unsigned long long)(t_start * 1e9),
-				      (long long)time(NULL), u.release, zones));
-	return 0;
-}
-
-static int record_end(const struct hintstat_bpf *obj)
-{
-	int err;
-
-	rec_write(hs_rec_write_mark(rec, HS_REC_END,
-				    (unsigned long long)(hs_now_mono() * 1e9),
-				    obj->bss->st.totals.dropped_events));
-	err = fclose(rec);
-	rec = NULL;
-	if (err)
-		rec_write(-errno);
-	if (rec_err) {
-		hs_die_hint("check the free space and the file system",
-			 "cannot write %s: %s", env.output, strerror(-rec_err));
-		return 1;
-	}
-	return 0;
+	return hs_recorder_open(env.output, run_mode, t_start, zones);
 }
 
 int main(int argc, char **argv)
@@ -1035,12 +1061,11 @@ int main(int argc, char **argv)
 	}
 	if (env.bpf_stats && stats_fd >= 0 && !env.json)
 		print_bpf_stats(stdout, obj, false);
-	if (rec && record_end(obj))
+	if (hs_recorder_close(true, obj->bss->st.totals.dropped_events))
 		rc = 1;
 
 cleanup:
-	if (rec)
-		fclose(rec);
+	hs_recorder_close(false, 0);
 	if (http_fd >= 0)
 		close(http_fd);
 	if (stats_fd >= 0)

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -96,8 +95,6 @@ static const char *divergence_reason;
 /* Totals since attach, for --prom :PORT and the summary. */
 static struct hh_state cur_state;
 static unsigned long long cur_rss;
-static FILE *rec;		/* host record -o */
-static int rec_err;		/* its first write error, -errno */
 
 const char host_doc[] =
 "Show what the VMM does with the free pages its guest reports.\n"
@@ -962,37 +959,23 @@ static void summary(const struct hh_state *tot, long long rss_first,
 			divergence() ? divergence_reason : "");
 }
 
-static void rec_write(int err)
-{
-	if (err && !rec_err)
-		rec_err = err;
-}
-
 static int handle_host_event(void *ctx, void *data, size_t len)
 {
 	(void)ctx;
-	if (rec && len >= sizeof(struct hs_event))
-		rec_write(hs_rec_write_event(rec, data));
+	if (len >= sizeof(struct hs_event))
+		hs_recorder_event(data);
 	return 0;
 }
 
 /* A record written by user space (RSS, the VMM's description). */
-static void rec_user(unsigned int type, unsigned long long ts_ns,
-		     unsigned long long bytes, unsigned int a, bool flag)
+static void rec_user(unsigned int type, double t, unsigned long long bytes,
+		     unsigned int a, bool flag)
 {
-	struct hs_event e = { .ts_ns = ts_ns, .type = type, .bytes = bytes,
-			      .a = a, .flag = flag };
+	struct hs_event e = { .ts_ns = (unsigned long long)(t * 1e9),
+			      .type = type, .bytes = bytes, .a = a,
+			      .flag = flag };
 
-	rec_write(hs_rec_write_event(rec, &e));
-}
-
-static int rec_check(void)
-{
-	if (!rec_err)
-		return 0;
-	hs_die_hint("check the free space and the file system",
-		    "cannot write %s: %s", env.output, strerror(-rec_err));
-	return 1;
+	hs_recorder_event(&e);
 }
 
 /*
@@ -1002,52 +985,12 @@ static int rec_check(void)
 static int record_start(double t_start)
 {
 	char names[HS_MAX_ZONES][HS_ZONE_NAME_LEN] = {};
-	struct utsname u;
 
-	rec = fopen(env.output, "wb");
-	if (!rec) {
-		hs_die_hint("check that the directory exists and is writable",
-			    "cannot create %s: %s", env.output, strerror(errno));
-		return 1;
-	}
-	if (uname(&u))
-		strcpy(u.release, "?");
 	snprintf(names[0], HS_ZONE_NAME_LEN, "%.15s", target.comm);
-	rec_write(hs_rec_write_header(rec, HS_MODE_HOST,
-				      (unsigned long long)(t_start * 1e9),
-				      (long long)time(NULL), u.release, names));
-	rec_user(HH_EV_VMM, (unsigned long long)(t_start * 1e9), ram_total,
-		 target.pid, ram_file);
-	return rec_check();
-}
-
-/* Each interval: the RSS, the ring buffer drops so far, a flush. */
-static int record_interval(const struct hintstat_host_bpf *obj, double t,
-			   long long rss)
-{
-	static unsigned long long dropped;
-	unsigned long long ts = (unsigned long long)(t * 1e9);
-
-	if (rss >= 0)
-		rec_user(HH_EV_RSS, ts, rss, 0, false);
-	if (obj->bss->dropped_events != dropped) {
-		dropped = obj->bss->dropped_events;
-		rec_write(hs_rec_write_mark(rec, HS_REC_DROPPED, ts, dropped));
-	}
-	if (fflush(rec))
-		rec_write(-errno);
-	return rec_check();
-}
-
-static int record_end(const struct hintstat_host_bpf *obj)
-{
-	rec_write(hs_rec_write_mark(rec, HS_REC_END,
-				    (unsigned long long)(hs_now_mono() * 1e9),
-				    obj->bss->dropped_events));
-	if (fclose(rec))
-		rec_write(-errno);
-	rec = NULL;
-	return rec_check();
+	if (hs_recorder_open(env.output, HS_MODE_HOST, t_start, names))
+		return 1;
+	rec_user(HH_EV_VMM, t_start, ram_total, target.pid, ram_file);
+	return 0;
 }
 
 int hs_host_report(const struct hs_replay *r, const char *path, bool json,
@@ -1221,7 +1164,9 @@ int hs_host_main(int argc, char **argv)
 			if (rss > rss_max)
 				rss_max = rss;
 		}
-		if (rec && record_interval(obj, t, rss)) {
+		if (rss >= 0)
+			rec_user(HH_EV_RSS, t, rss, 0, false);
+		if (hs_recorder_sync(t, obj->bss->dropped_events)) {
 			rc = 1;
 			break;
 		}
@@ -1272,12 +1217,11 @@ int hs_host_main(int argc, char **argv)
 	summary(&cur_state, rss_first, rss_max, hs_now_mono() - t_start);
 	if (rb)
 		ring_buffer__consume(rb);
-	if (rec && record_end(obj))
+	if (hs_recorder_close(true, obj->bss->dropped_events))
 		rc = 1;
 
 cleanup:
-	if (rec)
-		fclose(rec);
+	hs_recorder_close(false, 0);
 	ring_buffer__free(rb);
 	if (http_fd >= 0)
 		close(http_fd);
