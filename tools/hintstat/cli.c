@@ -36,6 +36,83 @@ double hs_parse_secs(struct argp_state *state, const char *what,
 	return v;
 }
 
+struct hs_common_opts hs_opt = {
+	.interval = 1,
+	.count = -1,
+};
+
+#define OPT_PROM 1000
+
+static const struct argp_option common_opts[] = {
+	{ "interval", 'i', "SEC", 0, "Print every SEC seconds (default 1)", 0 },
+	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
+	{ "histogram", 'H', NULL, 0, "Print log2 histograms of the latencies", 0 },
+	{ "json", 'j', NULL, 0, "Print JSON lines instead of tables", 0 },
+	{ "prom", OPT_PROM, "FILE|:PORT", 0,
+	  "Write Prometheus text to FILE each interval, or serve it on PORT", 0 },
+	{ "output", 'o', "FILE", 0, "record: the record file to write", 0 },
+	{ "timestamp", 'T', NULL, 0, "Include the wall-clock time", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 0 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{},
+};
+
+static error_t common_parse(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'h':
+		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
+		break;
+	case 'i':
+		hs_opt.interval = hs_parse_secs(state, "interval", arg);
+		break;
+	case 'd':
+		hs_opt.duration = hs_parse_secs(state, "duration", arg);
+		break;
+	case 'H':
+		hs_opt.hist = true;
+		break;
+	case 'j':
+		hs_opt.json = true;
+		break;
+	case 'T':
+		hs_opt.timestamp = true;
+		break;
+	case 'v':
+		hs_opt.verbose = true;
+		break;
+	case 'o':
+		if (!*arg)
+			argp_error(state, "-o needs a file name");
+		hs_opt.output = arg;
+		break;
+	case OPT_PROM:
+		if (!*arg)
+			argp_error(state, "--prom needs a file name or :PORT");
+		if (hs_prom_port(arg) < 0)
+			argp_error(state, "invalid --prom '%s': want a file or :PORT (1 to 65535)",
+				   arg);
+		hs_opt.prom = arg;
+		break;
+	case ARGP_KEY_ARG:
+		hs_parse_positional(state, arg, hs_opt.npos++, &hs_opt.interval,
+				    &hs_opt.count);
+		break;
+	case ARGP_KEY_END:
+		if (hs_opt.json && hs_opt.hist)
+			argp_error(state, "-j and -H do not mix: JSON carries the histograms");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp hs_common_argp = {
+	.options = common_opts,
+	.parser = common_parse,
+};
+
 void hs_parse_positional(struct argp_state *state, const char *arg, int n,
 			 double *interval, long *count)
 {

@@ -15,6 +15,23 @@
 /* Seconds, 0.001 to 86400, or argp_error() naming what. */
 double hs_parse_secs(struct argp_state *state, const char *what,
 		     const char *arg);
+/* Options both views take: -i -d -H -j --prom -o -T -v, [interval [count]]. */
+struct hs_common_opts {
+	double interval;
+	long count;		/* -1: until stopped */
+	double duration;	/* 0: until stopped */
+	bool hist;
+	bool json;
+	bool timestamp;
+	bool verbose;
+	const char *prom;
+	const char *output;	/* record -o */
+	int npos;
+};
+extern struct hs_common_opts hs_opt;
+/* The argp child parser that fills hs_opt. */
+extern const struct argp hs_common_argp;
+
 /* The n-th positional argument: [interval [count]], or argp_error(). */
 void hs_parse_positional(struct argp_state *state, const char *arg, int n,
 			 double *interval, long *count);

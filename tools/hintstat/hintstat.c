@@ -39,26 +39,16 @@ enum hs_cmd { CMD_LIVE, CMD_RECORD, CMD_REPORT };
 /* --mode: which programs to load; auto tries them in this order. */
 enum { MODE_AUTO = -1 };
 
+/* Besides the options both views take (hs_opt, cli.h). */
 static struct env {
-	double interval;
-	long count;
-	double duration;
-	bool hist;
-	bool json;
-	bool timestamp;
 	bool events;
 	bool bpf_stats;
-	bool verbose;
 	bool per_zone;
-	const char *prom;
-	const char *output;	/* record -o */
 	const char *input;	/* report FILE */
 	int mode;		/* enum hs_mode or MODE_AUTO */
 	enum hs_cmd cmd;
-	int npos;
+	int npos;		/* report: its arguments */
 } env = {
-	.interval = 1,
-	.count = -1,
 	.mode = MODE_AUTO,
 };
 
@@ -107,48 +97,32 @@ const char argp_program_doc[] =
 "    hintstat report ci.hsrec -j  # its totals as one JSON line\n"
 "    hintstat -T -S        # timestamps, BPF run time per program\n";
 
-#define OPT_PROM 1000
 #define OPT_MODE 1001
 
 static const struct argp_option opts[] = {
-	{ "interval", 'i', "SEC", 0, "Print every SEC seconds (default 1)", 0 },
-	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
-	{ "histogram", 'H', NULL, 0, "Print log2 histograms of the latencies", 0 },
 	{ "per-zone", 'Z', NULL, 0, "With -H: a histogram per zone", 0 },
-	{ "json", 'j', NULL, 0, "Print JSON lines instead of tables", 0 },
 	{ "events", 'e', NULL, 0, "Stream and print every event (ring buffer)", 0 },
-	{ "prom", OPT_PROM, "FILE|:PORT", 0,
-	  "Write Prometheus text to FILE each interval, or serve it on PORT", 0 },
-	{ "output", 'o', "FILE", 0, "record: the record file to write", 0 },
 	{ "mode", OPT_MODE, "MODE", 0,
 	  "auto (default), tracepoints, fentry or kprobe", 0 },
-	{ "timestamp", 'T', NULL, 0, "Include the wall-clock time", 0 },
 	{ "bpf-stats", 'S', NULL, 0, "Measure the BPF programs' run time", 0 },
-	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 0 },
-	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
 
 static void check_combination(struct argp_state *state)
 {
-	if (env.json && env.hist)
-		argp_error(state, "-j and -H do not mix: JSON carries the histograms");
-	if (env.per_zone && !env.hist)
+	if (env.per_zone && !hs_opt.hist)
 		argp_error(state, "-Z needs -H: it splits the histograms by zone");
-	if (env.prom && hs_prom_port(env.prom) < 0)
-		argp_error(state, "invalid --prom '%s': want a file or :PORT (1 to 65535)",
-			   env.prom);
-	if (env.cmd == CMD_RECORD && !env.output)
+	if (env.cmd == CMD_RECORD && !hs_opt.output)
 		argp_error(state, "record needs -o FILE");
-	if (env.cmd != CMD_RECORD && env.output)
+	if (env.cmd != CMD_RECORD && hs_opt.output)
 		argp_error(state, "-o FILE is for hintstat record");
 	if (env.cmd == CMD_REPORT) {
 		if (!env.input)
 			argp_error(state, "report needs a record FILE");
-		if (env.events || env.bpf_stats || env.duration ||
-		    env.mode != MODE_AUTO || env.timestamp)
+		if (env.events || env.bpf_stats || hs_opt.duration ||
+		    env.mode != MODE_AUTO || hs_opt.timestamp)
 			argp_error(state, "report takes only -j, -H, -Z and --prom FILE");
-		if (env.prom && hs_prom_port(env.prom))
+		if (hs_opt.prom && hs_prom_port(hs_opt.prom))
 			argp_error(state, "report writes --prom to a FILE, it serves no port");
 	}
 }
@@ -156,45 +130,14 @@ static void check_combination(struct argp_state *state)
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
-	case 'h':
-		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
-		break;
-	case 'i':
-		env.interval = hs_parse_secs(state, "interval", arg);
-		break;
-	case 'd':
-		env.duration = hs_parse_secs(state, "duration", arg);
-		break;
-	case 'H':
-		env.hist = true;
-		break;
 	case 'Z':
 		env.per_zone = true;
-		break;
-	case 'j':
-		env.json = true;
 		break;
 	case 'e':
 		env.events = true;
 		break;
-	case 'T':
-		env.timestamp = true;
-		break;
 	case 'S':
 		env.bpf_stats = true;
-		break;
-	case 'v':
-		env.verbose = true;
-		break;
-	case 'o':
-		if (!*arg)
-			argp_error(state, "-o needs a file name");
-		env.output = arg;
-		break;
-	case OPT_PROM:
-		if (!*arg)
-			argp_error(state, "--prom needs a file name or :PORT");
-		env.prom = arg;
 		break;
 	case OPT_MODE:
 		if (!strcmp(arg, "auto"))
@@ -216,9 +159,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			env.input = arg;
 			break;
 		}
-		hs_parse_positional(state, arg, env.npos++, &env.interval,
-				    &env.count);
-		break;
+		return ARGP_ERR_UNKNOWN;	/* [interval [count]] */
 	case ARGP_KEY_END:
 		check_combination(state);
 		break;
@@ -231,7 +172,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
 			   va_list args)
 {
-	if (!env.verbose)
+	if (!hs_opt.verbose)
 		return 0;
 	(void)level;
 	return vfprintf(stderr, format, args);
@@ -409,7 +350,7 @@ static struct hintstat_bpf *load_bpf(int *mode)
 
 	err = load_mode(*mode, &obj, &what);
 	if (err && *mode == HS_MODE_FENTRY && env.mode == MODE_AUTO) {
-		if (env.verbose)
+		if (hs_opt.verbose)
 			fprintf(stderr, "hintstat: fentry refused (%s: %s), trying kprobes\n",
 				what, strerror(-err));
 		*mode = HS_MODE_KPROBE;
@@ -446,7 +387,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	/* A zone's name is recorded by its first fill, before its event. */
 	memcpy(names.zone_names, skel->bss->zone_names,
 	       sizeof(names.zone_names));
-	if (env.json)
+	if (hs_opt.json)
 		hs_print_event_json(stdout, e, &names);
 	else
 		hs_print_event(stdout, e, &names);
@@ -526,7 +467,7 @@ static int print_interval(const struct hintstat_bpf *obj,
 	FILE *mem;
 
 	take_snapshot(&cur, obj);
-	if (env.json && env.bpf_stats) {
+	if (hs_opt.json && env.bpf_stats) {
 		/* Read with the snapshot, so the counts line up with it. */
 		mem = open_memstream(&extra, &extra_len);
 		if (mem) {
@@ -538,17 +479,17 @@ static int print_interval(const struct hintstat_bpf *obj,
 	hs_snapshot_diff(&iv, &cur, prev);
 	info.ts = t;
 	info.secs = t - *t_prev;
-	if (env.timestamp) {
+	if (hs_opt.timestamp) {
 		wall = time(NULL);
 		localtime_r(&wall, &tm);
 		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 		info.clock = clock;
 	}
-	if (env.json) {
+	if (hs_opt.json) {
 		hs_print_json(stdout, &iv, &cur, &info);
 	} else {
 		hs_print_table(stdout, &iv, &info);
-		if (env.hist)
+		if (hs_opt.hist)
 			hs_print_hists(stdout, &iv, env.per_zone);
 		printf("\n");
 	}
@@ -556,11 +497,11 @@ static int print_interval(const struct hintstat_bpf *obj,
 	free(extra);
 	if (hs_recorder_sync(t, cur.totals.dropped_events))
 		return 1;
-	if (env.prom && http_fd < 0) {
-		err = hs_write_prom_file(env.prom, &cur);
+	if (hs_opt.prom && http_fd < 0) {
+		err = hs_write_prom_file(hs_opt.prom, &cur);
 		if (err) {
 			hs_die_hint("check that the directory exists and is writable",
-				 "cannot write %s: %s", env.prom, strerror(-err));
+				 "cannot write %s: %s", hs_opt.prom, strerror(-err));
 			return 1;
 		}
 	}
@@ -586,10 +527,10 @@ static int report(void)
 		fprintf(stderr, "hintstat: warning: %s has no end record: the recording was cut short, reporting the %llu events it holds\n",
 			env.input, r.records);
 	if (r.hdr.mode == HS_MODE_HOST)
-		return hs_host_report(&r, env.input, env.json, env.hist, env.prom);
+		return hs_host_report(&r, env.input, hs_opt.json, hs_opt.hist, hs_opt.prom);
 	info.ts = r.end_ns / 1e9;
 	info.secs = (r.end_ns - r.hdr.start_ns) / 1e9;
-	if (env.json) {
+	if (hs_opt.json) {
 		snprintf(extra, sizeof(extra),
 			 "\"record\":{\"version\":%u,\"release\":\"%.*s\",\"records\":%llu,\"complete\":%s}",
 			 r.hdr.version, HS_REC_RELEASE_LEN, r.hdr.release,
@@ -598,20 +539,20 @@ static int report(void)
 		if (!strpbrk(r.hdr.release, "\"\\"))
 			info.extra = extra;
 		hs_print_json(stdout, &r.snap, &r.snap, &info);
-	} else if (!env.prom || env.hist) {
+	} else if (!hs_opt.prom || hs_opt.hist) {
 		printf("record %s: kernel %s, mode %s, %llu events, %llu dropped%s\n",
 		       env.input, r.hdr.release, hs_mode_name(r.hdr.mode, false),
 		       r.records, r.snap.totals.dropped_events,
 		       r.complete ? "" : ", cut short");
 		hs_print_table(stdout, &r.snap, &info);
-		if (env.hist)
+		if (hs_opt.hist)
 			hs_print_hists(stdout, &r.snap, env.per_zone);
 	}
-	if (env.prom) {
-		err = hs_write_prom_file(env.prom, &r.snap);
+	if (hs_opt.prom) {
+		err = hs_write_prom_file(hs_opt.prom, &r.snap);
 		if (err) {
 			hs_die_hint("check that the directory exists and is writable",
-				 "cannot write %s: %s", env.prom, strerror(-err));
+				 "cannot write %s: %s", hs_opt.prom, strerror(-err));
 			return 1;
 		}
 	}
@@ -624,14 +565,19 @@ static int record_start(double t_start)
 	char zones[HS_MAX_ZONES][HS_ZONE_NAME_LEN];
 
 	hs_zone_names_from_zoneinfo("/proc/zoneinfo", zones);
-	return hs_recorder_open(env.output, run_mode, t_start, zones);
+	return hs_recorder_open(hs_opt.output, run_mode, t_start, zones);
 }
 
 int main(int argc, char **argv)
 {
+	static const struct argp_child children[] = {
+		{ &hs_common_argp, 0, NULL, 0 },
+		{},
+	};
 	static const struct argp argp = {
 		.options = opts,
 		.parser = parse_arg,
+		.children = children,
 		.args_doc = "[interval [count]]",
 		.doc = argp_program_doc,
 	};
@@ -688,7 +634,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	http_fd = hs_prom_listen(env.prom);
+	http_fd = hs_prom_listen(hs_opt.prom);
 	if (http_fd == -2)
 		goto cleanup;
 	if (env.bpf_stats) {
@@ -713,13 +659,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hintstat: not measured in this mode, shown as '-': zone, order, requests, cycles, fill and drain lock hold\n");
 	if (env.cmd == CMD_RECORD)
 		fprintf(stderr, "Recording page hinting to %s... Hit Ctrl-C to end.\n",
-			env.output);
+			hs_opt.output);
 	else
 		fprintf(stderr, "Tracing page hinting... Hit Ctrl-C to end.\n");
 
-	next = t_start + env.interval;
-	if (env.duration)
-		end = t_start + env.duration;
+	next = t_start + hs_opt.interval;
+	if (hs_opt.duration)
+		end = t_start + hs_opt.duration;
 	/* prev stays zero: the first interval starts at attach time. */
 	rc = 0;
 	while (1) {
@@ -760,13 +706,13 @@ int main(int argc, char **argv)
 			break;
 		}
 		printed++;
-		if (exiting || (env.count > 0 && printed >= env.count) ||
+		if (exiting || (hs_opt.count > 0 && printed >= hs_opt.count) ||
 		    (end && t >= end))
 			break;
 		while (next <= t)
-			next += env.interval;
+			next += hs_opt.interval;
 	}
-	if (env.bpf_stats && stats_fd >= 0 && !env.json)
+	if (env.bpf_stats && stats_fd >= 0 && !hs_opt.json)
 		print_bpf_stats(stdout, obj, false);
 	if (hs_recorder_close(true, obj->bss->st.totals.dropped_events))
 		rc = 1;

@@ -39,26 +39,14 @@
 #define HH_MAX_LINKS 8
 #define GUEST_LINE_MAX 65536
 
+/* Besides the options both views take (hs_opt, cli.h). */
 static struct host_env {
-	double interval;
-	long count;
-	double duration;
-	bool json;
-	bool hist;
-	bool timestamp;
-	bool verbose;
 	int pid;
 	const char *name;
 	unsigned long long ram;	/* --ram, bytes; 0: from the command line */
 	const char *guest;	/* --guest SOCKET */
-	const char *prom;
-	const char *output;	/* host record -o */
 	bool record;
-	int npos;
-} env = {
-	.interval = 1,
-	.count = -1,
-};
+} env;
 
 /* A process that looks like a VMM. */
 struct vmm {
@@ -133,7 +121,6 @@ const char host_doc[] =
 
 #define OPT_RAM 2000
 #define OPT_GUEST 2001
-#define OPT_PROM 2002
 
 static const struct argp_option host_opts[] = {
 	{ "pid", 'p', "PID", 0, "The VMM's process id", 0 },
@@ -142,16 +129,6 @@ static const struct argp_option host_opts[] = {
 	  "Guest RAM size (e.g. 1024M, 4G) if not on its command line", 0 },
 	{ "guest", OPT_GUEST, "SOCKET", 0,
 	  "Join the guest's hintstat -j stream from this unix socket", 0 },
-	{ "interval", 'i', "SEC", 0, "Print every SEC seconds (default 1)", 0 },
-	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
-	{ "json", 'j', NULL, 0, "Print JSON lines instead of tables", 0 },
-	{ "histogram", 'H', NULL, 0, "Print log2 histograms of discard latency", 0 },
-	{ "prom", OPT_PROM, "FILE|:PORT", 0,
-	  "Write Prometheus text to FILE each interval, or serve it on PORT", 0 },
-	{ "timestamp", 'T', NULL, 0, "Include the wall-clock time", 0 },
-	{ "output", 'o', "FILE", 0, "record: the record file to write", 0 },
-	{ "verbose", 'v', NULL, 0, "Print libbpf's debug output", 0 },
-	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
 
@@ -196,9 +173,6 @@ static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 	long v;
 
 	switch (key) {
-	case 'h':
-		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
-		break;
 	case 'p':
 		errno = 0;
 		v = strtol(arg, &end, 10);
@@ -223,47 +197,12 @@ static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--guest needs the unix socket of the guest's stream");
 		env.guest = arg;
 		break;
-	case 'i':
-		env.interval = hs_parse_secs(state, "interval", arg);
-		break;
-	case 'd':
-		env.duration = hs_parse_secs(state, "duration", arg);
-		break;
-	case 'j':
-		env.json = true;
-		break;
-	case 'H':
-		env.hist = true;
-		break;
-	case 'T':
-		env.timestamp = true;
-		break;
-	case 'v':
-		env.verbose = true;
-		break;
-	case 'o':
-		if (!*arg)
-			argp_error(state, "-o needs a file name");
-		env.output = arg;
-		break;
-	case OPT_PROM:
-		if (!*arg || hs_prom_port(arg) < 0)
-			argp_error(state, "invalid --prom '%s': want a file or :PORT (1 to 65535)",
-				   arg);
-		env.prom = arg;
-		break;
-	case ARGP_KEY_ARG:
-		hs_parse_positional(state, arg, env.npos++, &env.interval,
-				    &env.count);
-		break;
 	case ARGP_KEY_END:
 		if (env.pid && env.name)
 			argp_error(state, "-p and -n do not mix: give one of them");
-		if (env.json && env.hist)
-			argp_error(state, "-j and -H do not mix: JSON carries the histograms");
-		if (env.record && !env.output)
+		if (env.record && !hs_opt.output)
 			argp_error(state, "record needs -o FILE");
-		if (!env.record && env.output)
+		if (!env.record && hs_opt.output)
 			argp_error(state, "-o FILE is for hintstat host record");
 		break;
 	default:
@@ -282,7 +221,7 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
 			   va_list args)
 {
 	(void)level;
-	if (!env.verbose)
+	if (!hs_opt.verbose)
 		return 0;
 	return vfprintf(stderr, format, args);
 }
@@ -895,7 +834,7 @@ static void print_table(const struct hh_state *iv, double secs,
 		       divergence() / MIB, divergence_reason);
 	if (env.guest && gs.gone)
 		printf("(guest stream gone: showing the host side only)\n");
-	if (env.hist) {
+	if (hs_opt.hist) {
 		printf("\n");
 		hs_print_log2_hist(stdout, discard_hist(iv), "discard latency");
 	}
@@ -987,7 +926,7 @@ static int record_start(double t_start)
 	char names[HS_MAX_ZONES][HS_ZONE_NAME_LEN] = {};
 
 	snprintf(names[0], HS_ZONE_NAME_LEN, "%.15s", target.comm);
-	if (hs_recorder_open(env.output, HS_MODE_HOST, t_start, names))
+	if (hs_recorder_open(hs_opt.output, HS_MODE_HOST, t_start, names))
 		return 1;
 	rec_user(HH_EV_VMM, t_start, ram_total, target.pid, ram_file);
 	return 0;
@@ -1004,7 +943,7 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 	ram_total = r->ram_bytes;
 	ram_file = r->ram_file;
 	cur_rss = r->rss_last;
-	env.hist = hist;
+	hs_opt.hist = hist;
 	if (json) {
 		print_json(&r->host, &r->host, r->end_ns / 1e9, secs, NULL);
 	} else if (!prom || hist) {
@@ -1027,9 +966,14 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 
 int hs_host_main(int argc, char **argv)
 {
+	static const struct argp_child children[] = {
+		{ &hs_common_argp, 0, NULL, 0 },
+		{},
+	};
 	static const struct argp argp = {
 		.options = host_opts,
 		.parser = host_parse_arg,
+		.children = children,
 		.args_doc = "[interval [count]]",
 		.doc = host_doc,
 	};
@@ -1089,7 +1033,7 @@ int hs_host_main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	http_fd = hs_prom_listen(env.prom);
+	http_fd = hs_prom_listen(hs_opt.prom);
 	if (http_fd == -2)
 		goto cleanup;
 	if (env.record) {
@@ -1114,9 +1058,9 @@ int hs_host_main(int argc, char **argv)
 	fprintf(stderr, "Tracing the VMM's discards... Hit Ctrl-C to end.\n");
 
 	t_start = t_prev = hs_now_mono();
-	next = t_start + env.interval;
-	if (env.duration)
-		end = t_start + env.duration;
+	next = t_start + hs_opt.interval;
+	if (hs_opt.duration)
+		end = t_start + hs_opt.duration;
 	rc = 0;
 	while (1) {
 		t = hs_now_mono();
@@ -1170,7 +1114,7 @@ int hs_host_main(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		silent = 3 * env.interval > 3 ? 3 * env.interval : 3;
+		silent = 3 * hs_opt.interval > 3 ? 3 * hs_opt.interval : 3;
 		if (env.guest && gs.seen && !gs.gone && t - gs.last > silent) {
 			fprintf(stderr, "hintstat: guest stream gone (no line for %.0f s)\n",
 				t - gs.last);
@@ -1178,23 +1122,23 @@ int hs_host_main(int argc, char **argv)
 		}
 		diff_state(&iv, &cur_state, &prev);
 		clock[0] = '\0';
-		if (env.timestamp) {
+		if (hs_opt.timestamp) {
 			wall = time(NULL);
 			localtime_r(&wall, &tm);
 			strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 		}
-		if (env.json)
+		if (hs_opt.json)
 			print_json(&iv, &cur_state, t, t - t_prev,
 				   clock[0] ? clock : NULL);
 		else
 			print_table(&iv, t - t_prev,
 				    clock[0] ? clock : NULL);
 		fflush(stdout);
-		if (env.prom && http_fd < 0) {
-			err = hs_write_file_atomic(env.prom, print_prom, &cur_state);
+		if (hs_opt.prom && http_fd < 0) {
+			err = hs_write_file_atomic(hs_opt.prom, print_prom, &cur_state);
 			if (err) {
 				hs_die_hint("check that the directory exists and is writable",
-					    "cannot write %s: %s", env.prom,
+					    "cannot write %s: %s", hs_opt.prom,
 					    strerror(-err));
 				rc = 1;
 				break;
@@ -1208,11 +1152,11 @@ int hs_host_main(int argc, char **argv)
 				target.comm, target.pid);
 			break;
 		}
-		if (exiting || (env.count > 0 && printed >= env.count) ||
+		if (exiting || (hs_opt.count > 0 && printed >= hs_opt.count) ||
 		    (end && t >= end))
 			break;
 		while (next <= t)
-			next += env.interval;
+			next += hs_opt.interval;
 	}
 	summary(&cur_state, rss_first, rss_max, hs_now_mono() - t_start);
 	if (rb)
