@@ -108,9 +108,14 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-const struct argp hs_common_argp = {
+static const struct argp hs_common_argp = {
 	.options = common_opts,
 	.parser = common_parse,
+};
+
+const struct argp_child hs_common_children[] = {
+	{ &hs_common_argp, 0, NULL, 0 },
+	{},
 };
 
 void hs_parse_positional(struct argp_state *state, const char *arg, int n,

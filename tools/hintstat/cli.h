@@ -29,8 +29,8 @@ struct hs_common_opts {
 	int npos;
 };
 extern struct hs_common_opts hs_opt;
-/* The argp child parser that fills hs_opt. */
-extern const struct argp hs_common_argp;
+/* argp children: the parser that fills hs_opt. */
+extern const struct argp_child hs_common_children[];
 
 /* The n-th positional argument: [interval [count]], or argp_error(). */
 void hs_parse_positional(struct argp_state *state, const char *arg, int n,

@@ -570,14 +570,10 @@ static int record_start(double t_start)
 
 int main(int argc, char **argv)
 {
-	static const struct argp_child children[] = {
-		{ &hs_common_argp, 0, NULL, 0 },
-		{},
-	};
 	static const struct argp argp = {
 		.options = opts,
 		.parser = parse_arg,
-		.children = children,
+		.children = hs_common_children,
 		.args_doc = "[interval [count]]",
 		.doc = argp_program_doc,
 	};

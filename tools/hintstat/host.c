@@ -966,14 +966,10 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 
 int hs_host_main(int argc, char **argv)
 {
-	static const struct argp_child children[] = {
-		{ &hs_common_argp, 0, NULL, 0 },
-		{},
-	};
 	static const struct argp argp = {
 		.options = host_opts,
 		.parser = host_parse_arg,
-		.children = children,
+		.children = hs_common_children,
 		.args_doc = "[interval [count]]",
 		.doc = host_doc,
 	};
