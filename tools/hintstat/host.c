@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -497,6 +498,11 @@ static struct hintstat_host_bpf *load_host(unsigned long long size)
 	int err, n = 0, tries;
 	const char *what = "open";
 
+	/* libbpf finds tracepoint ids in tracefs: mount it if nobody did. */
+	if (access("/sys/kernel/tracing/events", F_OK) &&
+	    access("/sys/kernel/debug/tracing/events", F_OK) &&
+	    mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		fprintf(stderr, "hintstat: mounted tracefs on /sys/kernel/tracing\n");
 	if (!tracepoint_exists("syscalls", "sys_enter_madvise")) {
 		hs_die_hint("mount -t tracefs nodev /sys/kernel/tracing; the kernel needs CONFIG_FTRACE_SYSCALLS=y",
 			    "no syscall tracepoints (syscalls:sys_enter_madvise not in tracefs)");
