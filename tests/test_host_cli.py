@@ -248,3 +248,63 @@ def test_record_and_report_give_the_live_totals(fake_vmm_run, tmp_path):
 def test_record_needs_an_output():
     p = hintstat("record", "-p", "1")
     assert p.returncode == 2 and "record needs -o FILE" in p.stderr
+
+
+def test_guest_stream_join_flags_divergence_with_its_reason(tmp_path):
+    """A guest stream (here a unix socket this test serves, as QEMU's
+    chardev does) reports 2 MiB more than the stand-in VMM discards; its
+    command line names a VFIO device: the join says how much and why,
+    then notices the stream closing and keeps tracing."""
+    import socket
+    sock_path = str(tmp_path / "guest.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    code = FAKE_VMM % {"bench": os.path.join(TOP, "bench"), "ram": RAM_MIB}
+    vmm = subprocess.Popen([sys.executable, "-c", code, "-device",
+                            "vfio-pci,host=0000:01:00.0"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    host = None
+    try:
+        assert vmm.stdout.readline().strip() == "ready"
+        host = subprocess.Popen(
+            [HINTSTAT, "host", "-p", str(vmm.pid), "--ram", f"{RAM_MIB}M", "-j",
+             "--guest", sock_path, "0.2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        conn, _ = srv.accept()
+
+        def guest_line(total):
+            conn.sendall(json.dumps({"version": 1, "mode": "tracepoints",
+                                     "bytes": 0, "total": {
+                                         "bytes": total, "failed_bytes": 0,
+                                         "zones": []}},
+                                    separators=(",", ":")).encode() + b"\n")
+        guest_line(10 * MIB)            # the stream's start: its base
+        time.sleep(0.5)
+        vmm.stdin.write("go\n")
+        vmm.stdin.flush()
+        assert vmm.stdout.readline().strip() == "done"
+        guest_line(17 * MIB)            # 7 MiB hinted, 5 MiB discarded
+        time.sleep(0.6)
+        conn.close()                    # the guest goes away
+        time.sleep(0.6)
+        vmm.stdin.write("exit\n")
+        vmm.stdin.flush()
+        vmm.wait(30)
+        out, err = host.communicate(timeout=30)
+    finally:
+        for p in (vmm, host):
+            if p and p.poll() is None:
+                p.kill()
+        srv.close()
+    assert host.returncode == 0, err
+    lines = [json.loads(l) for l in out.splitlines()]
+    flagged = [o["guest"] for o in lines if o["guest"].get("not_discarded_bytes")]
+    assert flagged, ([o["guest"] for o in lines], err)
+    g = flagged[-1]
+    assert g["hinted_bytes"] == 7 * MIB and g["host_discarded_bytes"] == 5 * MIB
+    assert g["not_discarded_bytes"] == 2 * MIB
+    assert g["reason"].startswith("VFIO device assigned")
+    assert lines[-1]["guest"]["stream"] == "gone"
+    assert "hintstat: guest stream gone (socket closed)" in err
+    assert "2.0 MiB not discarded: VFIO device assigned" in err
