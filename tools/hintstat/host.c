@@ -824,9 +824,9 @@ static void print_table(const struct hh_state *iv, double secs,
 	fmt_percentiles(discard_hist(iv), p50, p99);
 	if (clock)
 		printf("%s\n", clock);
-	printf("%9s %8s %6s %7s %7s %7s %7s %8s %9s\n", "DISC_MiB", "MiB/s",
+	printf("%9s %8s %6s %7s %7s %7s %7s %8s%s\n", "DISC_MiB", "MiB/s",
 	       "CALLS", "p50", "p99", "OUT_MiB", "REFAULT", "RSS_MiB",
-	       env.guest ? "GUEST_MiB" : "");
+	       env.guest ? " GUEST_MiB" : "");
 	printf("%9.1f %8.1f %6llu %7s %7s %7.1f %7llu %8.1f", discarded(t) / MIB,
 	       secs > 0 ? discarded(t) / MIB / secs : 0.0, discard_calls(t),
 	       p50, p99, t->outside_bytes / MIB, t->refaults, cur_rss / MIB);
