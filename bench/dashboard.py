@@ -26,10 +26,8 @@ esc = html.escape
 
 
 def color_map(history, latest):
-    cfgs = []
-    for r in history + ([latest] if latest else []):
-        for per in r.get("samples", {}).values():
-            cfgs += [c for c in per if c not in cfgs]
+    cfgs = sorted({c for r in history + ([latest] if latest else [])
+                   for per in r.get("samples", {}).values() for c in per}, key=cfg_key)
     return {c: COLORS[i % len(COLORS)] for i, c in enumerate(cfgs)}
 
 
@@ -143,11 +141,17 @@ def ns(v):
     return f"{v}ns"
 
 
+CFG_ORDER = ["stock", "mainline", "d100", "cap8", "o5", "hwm32", "pristine",
+             "off", "on", "hintstat", "no-hint", "hint"]
+
+
+def cfg_key(c):
+    return (CFG_ORDER.index(c) if c in CFG_ORDER else len(CFG_ORDER), c)
+
+
 def latest_table(doc):
     s = doc["samples"]
-    cfgs = []
-    for per in s.values():
-        cfgs += [c for c in per if c not in cfgs]
+    cfgs = sorted({c for per in s.values() for c in per}, key=cfg_key)
     rows = ["<table class='latest'><tr><th>metric</th>" +
             "".join(f"<th>{esc(c)}</th>" for c in cfgs) + "</tr>"]
     for key in compare.order(s):
