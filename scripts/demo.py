@@ -38,7 +38,10 @@ def fmt_ns(ns):
 
 def phase_of(markers):
     phase = "booting"
-    for name in sorted(markers, key=markers.get):
+    # Markers of one phase change can share a timestamp: freed after touched.
+    rank = {"alloc": 0, "touched": 1, "freed": 2}
+    for name in sorted(markers, key=lambda n: (markers[n],
+                                               rank.get(n.split(".")[0], 0))):
         if name == "boot":
             phase = "booted"
         elif name == "stream-start":
@@ -83,9 +86,9 @@ class Tour:
             self.host = None
             return      # QEMU died at once (KVM probe): retried under TCG
         print(f"hintstat host attached to QEMU pid {pid}\n")
-        print(f"{'time':>6}  {'phase':<26}{'guest':>7}{'host':>7}{'RSS':>7}"
+        print(f"{'time':>6}  {'phase':<26}{'hinted':>7}{'discrd':>7}{'RSS':>7}"
               f"{'refault':>8}  stream")
-        print(f"{'':>6}  {'':<26}{'hinted':>7}{'discard':>7}{'MiB':>7}"
+        print(f"{'':>6}  {'':<26}{'MiB':>7}{'MiB':>7}{'MiB':>7}"
               f"{'MiB':>8}")
 
     def err(self):
