@@ -86,10 +86,10 @@ class Tour:
             self.host = None
             return      # QEMU died at once (KVM probe): retried under TCG
         print(f"hintstat host attached to QEMU pid {pid}\n")
-        print(f"{'time':>6}  {'phase':<26}{'hinted':>7}{'discrd':>7}{'RSS':>7}"
-              f"{'refault':>8}  stream")
-        print(f"{'':>6}  {'':<26}{'MiB':>7}{'MiB':>7}{'MiB':>7}"
-              f"{'MiB':>8}")
+        print(f"{'time':>6}  {'phase':<26}{'guest':>7}{'host':>7}{'RSS':>7}"
+              f"{'refault':>8}  stream   (MiB)")
+        print(f"{'':>6}  {'':<26}{'hinted':>7}{'discrd':>7}{'':>7}"
+              f"{'':>8}")
 
     def err(self):
         with open(self.err_path) as f:
