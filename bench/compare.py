@@ -12,6 +12,7 @@ the medians above the metric's minimum effect; direction aware
   bench/compare.py --check RESULTS [--baseline FILE]
                        exit 1 if a tracked metric regressed
   bench/compare.py --make-baseline RESULTS [--baseline FILE] [--metrics a,b]
+                   [--configs stock,mainline]
 """
 import argparse
 import json
@@ -123,7 +124,7 @@ def load_side(spec, history):
     return runs, spec
 
 
-def make_baseline(doc, metrics):
+def make_baseline(doc, metrics, configs=None):
     """Baseline samples of the tracked metrics; each tolerance is the
     metric's minimum effect or twice the measured relative spread
     (max - min over the median), whichever is larger."""
@@ -131,7 +132,7 @@ def make_baseline(doc, metrics):
     for key in metrics:
         for cfg, vals in doc["samples"].get(key, {}).items():
             vals = [v for v in vals if v is not None]
-            if len(vals) < 3:
+            if len(vals) < 3 or (configs and cfg not in configs):
                 continue
             med = statistics.median(vals)
             spread = (max(vals) - min(vals)) / abs(med) if med else 0
@@ -163,10 +164,13 @@ def main():
     ap.add_argument("--make-baseline", metavar="RESULTS")
     ap.add_argument("--baseline", default=BASELINE)
     ap.add_argument("--metrics", default=",".join(TRACKED))
+    ap.add_argument("--configs", default="stock,mainline",
+                    help="configurations the baseline tracks (the CI profile's)")
     a = ap.parse_args()
     if a.make_baseline:
         with open(a.make_baseline) as f:
-            b = make_baseline(json.load(f), a.metrics.split(","))
+            b = make_baseline(json.load(f), a.metrics.split(","),
+                              a.configs.split(",") if a.configs else None)
         with open(a.baseline, "w") as f:
             json.dump(b, f, indent=1, sort_keys=True)
         print(f"baseline: {a.baseline} ({sum(len(v) for v in b['tracked'].values())} "
