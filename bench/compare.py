@@ -194,7 +194,21 @@ def main():
     hist = load_history(a.history) if os.path.exists(a.history) else []
     base, bn = load_side(a.base, hist)
     head, hn = load_side(a.head, hist)
-    rows = compare(pooled(base), pooled(head))
+    pb, ph = ({r.get("profile") for r in side} for side in (base, head))
+    common = pb & ph
+    keys = None
+    if common:
+        # Like with like: the runs of a profile both sides have.
+        base = [r for r in base if r.get("profile") in common]
+        head = [r for r in head if r.get("profile") in common]
+    else:
+        # The run.* metrics depend on what a boot runs (phases, length):
+        # across profiles only the per-scenario metrics compare.
+        keys = [k for k in set(pooled(base)) & set(pooled(head))
+                if not k.startswith("run.")]
+        print(f"note: profiles differ ({', '.join(sorted(map(str, pb)))} vs "
+              f"{', '.join(sorted(map(str, ph)))}): run.* metrics left out")
+    rows = compare(pooled(base), pooled(head), keys)
     print(table(rows, bn, hn))
     n = sum(1 for r in rows if r[4]["status"] == "regression")
     print(f"{n} regression(s), "

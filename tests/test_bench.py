@@ -209,3 +209,22 @@ def test_density_budget_counts_an_oom_kill():
         assert st["limit_mib"] == 64 and 60 <= st["peak_mib"] <= 64
     finally:
         cg.remove()
+
+
+def test_compare_across_profiles_leaves_run_shape_metrics_out(tmp_path):
+    # A CI run boots for one phase, a full run for three: wall time per
+    # boot halves without any commit making anything faster.
+    hist = tmp_path / "history.jsonl"
+    a = {"commit": "aaaa111", "profile": "full",
+         "samples": {"run.wall_s": {"mainline": [70, 70.5, 70.2]},
+                     "oneshot.t90_s": {"mainline": [6.0, 6.05, 6.02]}}}
+    b = {"commit": "bbbb222", "profile": "ci",
+         "samples": {"run.wall_s": {"mainline": [31, 31.2, 31.4]},
+                     "oneshot.t90_s": {"mainline": [8.0, 8.1, 8.05]}}}
+    hist.write_text(json.dumps(a) + "\n" + json.dumps(b) + "\n")
+    p = subprocess.run([PY, os.path.join(TOP, "bench", "compare.py"), "aaaa", "bbbb",
+                        "--history", str(hist)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "profiles differ" in p.stdout and "run.wall_s" not in p.stdout
+    flagged = [l for l in p.stdout.splitlines() if "REGRESSION" in l]
+    assert len(flagged) == 1 and "oneshot.t90_s (mainline)" in flagged[0]
