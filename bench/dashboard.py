@@ -40,10 +40,13 @@ def series(history, key):
             v = [x for x in vals if x is not None]
             if not v:
                 continue
-            flag = judge(prev[cfg], v, key)["status"] if cfg in prev else "n/a"
+            # Against the previous run of the same profile (a CI run
+            # boots for less than a full one).
+            pk = (cfg, r.get("profile"))
+            flag = judge(prev[pk], v, key)["status"] if pk in prev else "n/a"
             out.setdefault(cfg, []).append(
                 (i, statistics.median(v), min(v), max(v), len(v), flag))
-            prev[cfg] = v
+            prev[pk] = v
     return out
 
 
@@ -227,7 +230,7 @@ def render(history, latest):
             + "</table>")
     parts.append(f"<h2>Regression flags</h2><p>{len(history)} runs in the history. "
                  "A point is flagged against the previous run of the same "
-                 "configuration only with &ge; 3 samples on each side, Welch's "
+                 "configuration and profile only with &ge; 3 samples on each side, Welch's "
                  "t-test p &lt; 0.05, non-overlapping ranges and a change above "
                  "the metric's minimum effect.</p>")
     if flags:
