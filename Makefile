@@ -26,7 +26,7 @@ PYTEST_ARGS ?=
 export BUILD
 
 .PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit \
-	check-patches bench-reclaim bench-pagefault bench bench-ci bench-compare \
+	check-patches bench-reclaim bench-pagefault bench-host bench bench-ci bench-compare \
 	dashboard clean
 
 all: kernel guest
@@ -79,6 +79,11 @@ bench-reclaim: kernel guest stock
 bench-pagefault: kernel guest
 	@scripts/kernel.sh pristine
 	@$(PYTHON) bench/pagefault.py $(BENCH_ARGS)
+
+# Host-side cost of hintstat host per traced madvise, on a stand-in VMM:
+# untraced vs traced in the same run (build/bench/host_overhead.json).
+bench-host: tools
+	@$(PYTHON) bench/host_overhead.py $(BENCH_ARGS)
 
 # The bench harness: every scenario on the pagehint kernel and on Debian's
 # stock kernel in one run, >= 5 samples each, results appended to

@@ -181,6 +181,31 @@ def test_text_tables_fit_and_add_up(hs_run, out):
     assert re.search(r"^pass duration \(ns\): count [1-9]", text, re.M)
 
 
+ZONE_HISTS = {"fill lock hold": "fill", "react (device call)": "react",
+              "drain lock hold": "drain"}
+
+
+def test_per_zone_histograms_equal_the_trace(hs_run, out, trace):
+    """-H -Z: fill lock hold per zone of the fill; react and drain belong
+    to the zone of the fill that took their batch (the reporting work
+    is one work item, so the trace is in batch order)."""
+    text = hs_run.file("hintstat.txt")
+    got = Counter()
+    for title, zone, count in re.findall(
+            r"^(.+), zone (\w+) \(ns\): count (\d+)$", text, re.M):
+        assert title in ZONE_HISTS, title
+        got[ZONE_HISTS[title], zone] += int(count)
+    want, zone = Counter(), None
+    for e in trace:
+        if e.name == "fill":
+            zone = e["zone"]
+        if e.name in ("fill", "react", "drain"):
+            want[e.name, zone] += 1
+    assert want and +got == +want
+    # Not split: one pass walks every zone.
+    assert not re.search(r"^pass duration, zone", text, re.M)
+
+
 def test_guest_usage_error(hs_run):
     assert hs_run.file("badarg.rc").strip() == "2"
     err = hs_run.file("badarg.err").splitlines()

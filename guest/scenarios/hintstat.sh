@@ -6,7 +6,8 @@
 #   INTERVAL  hintstat's interval in seconds (1)
 # Out: hintstat.json (-j -e -S: intervals, events, BPF run time),
 # hintstat.rec (record), record.json (its live view), report.json,
-# hintstat.txt (-H -T tables), hintstat.prom, trace.txt, *.rc, *.err.
+# hintstat.txt (-H -Z -T: tables, histograms per zone), hintstat.prom,
+# trace.txt, *.rc, *.err.
 . /mnt/scenario-lib.sh
 MIB=${MIB:-523} HOLD_MS=${HOLD_MS:-1000} INTERVAL=${INTERVAL:-1}
 
@@ -24,7 +25,7 @@ echo $? > $OUT/badarg.rc
 hintstat -j -e -S --prom $OUT/hintstat.prom "$INTERVAL" \
 	> $OUT/hintstat.json 2> $OUT/hintstat.err &
 HS_JSON=$!
-hintstat -H -T "$INTERVAL" > $OUT/hintstat.txt 2> $OUT/hintstat-text.err &
+hintstat -H -Z -T "$INTERVAL" > $OUT/hintstat.txt 2> $OUT/hintstat-text.err &
 HS_TEXT=$!
 # A record of the same window: report must print the live totals.
 hintstat record -o $OUT/hintstat.rec -j "$INTERVAL" > $OUT/record.json \

@@ -55,6 +55,7 @@ struct vmm {
 	char comm[32];
 	char cmdline[4096];	/* NULs turned into spaces */
 	unsigned long long ram;	/* from its command line, 0: unknown */
+	bool ram_default;	/* no size given there: the VMM's default */
 };
 
 /* The guest's stream (--guest): its latest totals and how it is doing. */
@@ -243,7 +244,7 @@ static ssize_t read_file(const char *path, char *buf, size_t len)
 
 /* Guest RAM size from a VMM's command line (argv, NUL separated). */
 static unsigned long long ram_from_cmdline(const char *comm, const char *argv,
-					   size_t len)
+					   size_t len, bool *dflt)
 {
 	const char *a = argv, *next, *prev = "";
 	unsigned long long v = 0;
@@ -266,6 +267,7 @@ static unsigned long long ram_from_cmdline(const char *comm, const char *argv,
 			v = parse_size(buf, 'B');
 		}
 	}
+	*dflt = !v;
 	if (!v && qemu)
 		v = 128ULL << 20;	/* QEMU's default */
 	if (!v && ch)
@@ -273,10 +275,11 @@ static unsigned long long ram_from_cmdline(const char *comm, const char *argv,
 	return v;
 }
 
-static bool read_vmm(int pid, struct vmm *v)
+static bool read_vmm(int pid, struct vmm *v, bool wait_argv)
 {
 	char path[64], argv[4096];
 	ssize_t n, i;
+	int tries;
 
 	memset(v, 0, sizeof(*v));
 	v->pid = pid;
@@ -285,10 +288,23 @@ static bool read_vmm(int pid, struct vmm *v)
 		return false;
 	v->comm[strcspn(v->comm, "\n")] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	n = read_file(path, argv, sizeof(argv));
-	if (n < 0)
-		return false;
-	v->ram = ram_from_cmdline(v->comm, argv, n);
+	/*
+	 * exec closes O_CLOEXEC fds and sets comm before it fills in the new
+	 * argv, so a VMM whose launcher returned at once (Python's Popen
+	 * does) can still show an empty command line: wait up to 1 s for it
+	 * rather than fall back to the default RAM size. Kernel threads
+	 * never get one, hence the bound, and a scan of all of /proc does
+	 * not wait.
+	 */
+	for (tries = 0; ; tries++) {
+		n = read_file(path, argv, sizeof(argv));
+		if (n < 0)
+			return false;
+		if (n > 0 || !wait_argv || tries == 100)
+			break;
+		usleep(10000);
+	}
+	v->ram = ram_from_cmdline(v->comm, argv, n, &v->ram_default);
 	for (i = 0; i < n && i < (ssize_t)sizeof(v->cmdline) - 1; i++)
 		v->cmdline[i] = argv[i] ? argv[i] : ' ';
 	v->cmdline[i] = '\0';
@@ -325,7 +341,7 @@ static int find_vmm(void)
 	DIR *dir;
 
 	if (env.pid) {
-		if (!read_vmm(env.pid, &target)) {
+		if (!read_vmm(env.pid, &target, true)) {
 			hs_die_hint("list the VMMs with 'hintstat host' (no -p), or pgrep -a qemu",
 				    "no process with pid %d", env.pid);
 			return 1;
@@ -340,7 +356,7 @@ static int find_vmm(void)
 	while ((d = readdir(dir))) {
 		int pid = atoi(d->d_name);
 
-		if (pid <= 0 || pid == self || !read_vmm(pid, &v) ||
+		if (pid <= 0 || pid == self || !read_vmm(pid, &v, false) ||
 		    !is_vmm_name(&v, env.name))
 			continue;
 		found = realloc(found, (n + 1) * sizeof(*found));
@@ -539,8 +555,10 @@ static struct hintstat_host_bpf *load_host(unsigned long long size)
 	}
 	if (err == -ENOENT) {
 		hs_die_hint("give the guest's memory size with --ram SIZE",
-			    "no mapping of %llu MiB (the guest RAM) in /proc/%d/maps",
-			    size >> 20, target.pid);
+			    "no mapping of %llu MiB (the guest RAM, %s) in /proc/%d/maps",
+			    size >> 20, env.ram ? "from --ram" :
+			    target.ram_default ? "the VMM's default size" :
+			    "from its command line", target.pid);
 		hintstat_host_bpf__destroy(obj);
 		return NULL;
 	}
