@@ -6,6 +6,7 @@ Missing artefacts fail loudly (never skip): `make test` builds them first.
 """
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -33,6 +34,19 @@ def need(path, how):
     if not os.path.exists(path):
         pytest.fail(f"{path} missing (hint: {how})", pytrace=False)
     return path
+
+
+def host_tracefs():
+    """The host's syscall tracepoints, for bpftrace: a fresh machine may
+    not have tracefs mounted (hintstat host mounts it itself, bpftrace
+    does not), so mount it the way the README's hint says."""
+    events = "/sys/kernel/tracing/events/syscalls"
+    if not os.path.isdir(events):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                       capture_output=True)
+    if not os.path.isdir(events):
+        pytest.fail("no syscall tracepoints in tracefs (hint: mount -t "
+                    "tracefs nodev /sys/kernel/tracing)", pytrace=False)
 
 
 class VmRun:

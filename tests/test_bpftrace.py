@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, RUNS, TOP, need, run_vm
+from conftest import BUILD, RUNS, TOP, host_tracefs, need, run_vm
 
 BT_DIR = os.path.join(TOP, "tools", "bpftrace")
 SCRIPTS = sorted(glob.glob(os.path.join(BT_DIR, "*.bt")))
@@ -65,6 +65,7 @@ def test_header_has_usage_and_an_annotated_example(path):
 @pytest.mark.parametrize("path", HOST, ids=os.path.basename)
 def test_host_scripts_compile_on_this_host(path, tmp_path):
     need(BPFTRACE, "apt-get install bpftrace")
+    host_tracefs()
     p = subprocess.run([BPFTRACE] + compile_args(str(tmp_path / "x.o")) +
                        [path, "1", "4096", "8192"],
                        capture_output=True, text=True, timeout=120)
@@ -124,6 +125,7 @@ class DiscardTracer:
 @pytest.fixture(scope="module")
 def bt_run(kernel, initrd):
     need(BPFTRACE, "apt-get install bpftrace")
+    host_tracefs()
     out = os.path.join(RUNS, "host-bpftrace")
     os.makedirs(out, exist_ok=True)
     tracer = DiscardTracer(out)

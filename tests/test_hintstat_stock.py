@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, GUEST_MIB, RUNS, need, run_vm
+from conftest import BUILD, GUEST_MIB, RUNS, host_tracefs, need, run_vm
 
 pytestmark = pytest.mark.vm
 
@@ -42,20 +42,11 @@ tracepoint:syscalls:sys_enter_fallocate /comm == "%(comm)s"/ {
 ''' % {"comm": QEMU_COMM}
 
 
-def tracefs_ready():
-    if not os.path.isdir("/sys/kernel/tracing/events/syscalls"):
-        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
-                       capture_output=True)
-    return os.path.isdir("/sys/kernel/tracing/events/syscalls")
-
-
 class HostDiscards:
     """bpftrace on QEMU's discard syscalls, for the whole VM run."""
 
     def __init__(self, path):
-        if not tracefs_ready():
-            pytest.fail("no syscall tracepoints in tracefs (hint: mount -t "
-                        "tracefs nodev /sys/kernel/tracing)", pytrace=False)
+        host_tracefs()
         self.path = path
         self.out = open(path, "w")
         self.proc = subprocess.Popen(
