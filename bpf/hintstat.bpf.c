@@ -196,12 +196,22 @@ struct hs_fb_react fb_react = {};
 /* kretprobe has no arguments: the pass's device, saved at entry. */
 __u64 fb_prdev = 0;
 
+/* Set by user space before attaching the fallback (struct hs_fb_span). */
+struct hs_fb_span fb_spans[HS_FB_MAX_SPANS] = {};
+/* &vmemmap_base from /proc/kallsyms; 0: the fixed 4-level base. */
+__u64 fb_vmemmap_addr = 0;
+
 /*
- * Bytes in the nents entries of a scatterlist, walked like sg_next():
- * stop at the entry marked last, follow a chain entry. Reporting hands
- * a plain array of at most PAGE_REPORTING_CAPACITY entries.
+ * Walk the nents entries of a scatterlist like sg_next(): stop at the
+ * entry marked last, follow a chain entry. Reporting hands a plain array
+ * of at most PAGE_REPORTING_CAPACITY entries. Sets fb_react.bytes and
+ * gives the first entry's page and length: mainline fills the array
+ * from its end and carries a part-filled batch over to the next free
+ * list of the zone, so the first entry is from the free list the batch
+ * was completed on (what a fill event before a react says too).
  */
-static __always_inline __u64 sg_bytes(__u64 sg, __u32 nents)
+static __always_inline void sg_walk(__u64 sg, __u32 nents, __u64 *page,
+				    __u32 *len0)
 {
 	__u64 link_off = bpf_core_field_offset(struct scatterlist, page_link);
 	__u64 len_off = bpf_core_field_offset(struct scatterlist, length);
@@ -210,6 +220,8 @@ static __always_inline __u64 sg_bytes(__u64 sg, __u32 nents)
 	__u64 bytes = 0;
 	__u32 len, i;
 
+	*page = 0;
+	*len0 = 0;
 	/* One path per entry, so the verifier's walk stays linear. */
 	for (i = 0; i < HS_SG_MAX; i++) {
 		if (i >= nents || !sg ||
@@ -226,11 +238,54 @@ static __always_inline __u64 sg_bytes(__u64 sg, __u32 nents)
 		len = 0;
 		bpf_probe_read_kernel(&len, sizeof(len), (void *)(sg + len_off));
 		bytes += len;
+		if (!i) {
+			*page = link & ~SG_PAGE_LINK_MASK;
+			*len0 = len;
+		}
 		if (link & SG_END)
 			break;
 		sg += size;
 	}
-	return bytes;
+	fb_react.bytes = bytes;
+}
+
+/*
+ * The batch's zone and order from its first page (struct hs_fb_span):
+ * order from the length (4 KiB pages, x86-64), zone from the pfn.
+ */
+static __always_inline void fb_where(__u64 page, __u32 len)
+{
+	__u64 base = HS_FB_VMEMMAP_L4, pfn, pages = len >> 12;
+	__u32 i, order = 0;
+
+	fb_react.zo_known = 0;
+	if (!page || !pages || (pages & (pages - 1)))
+		return;
+	for (i = 0; i < HS_MAX_ORDERS; i++) {
+		if (pages >> i == 1) {
+			order = i;
+			break;
+		}
+	}
+	if (i == HS_MAX_ORDERS)
+		return;
+	if (fb_vmemmap_addr &&
+	    bpf_probe_read_kernel(&base, sizeof(base), (void *)fb_vmemmap_addr))
+		return;
+	if (page < base)
+		return;
+	pfn = (page - base) / bpf_core_type_size(struct page);
+	for (i = 0; i < HS_FB_MAX_SPANS; i++) {
+		if (!fb_spans[i].hi_pfn)
+			break;
+		if (pfn >= fb_spans[i].lo_pfn && pfn < fb_spans[i].hi_pfn &&
+		    fb_spans[i].zone < HS_MAX_ZONES) {
+			fb_react.zone = fb_spans[i].zone;
+			fb_react.order = order;
+			fb_react.zo_known = 1;
+			return;
+		}
+	}
 }
 
 /* A kernel pointer as a plain number, for arithmetic the verifier allows. */
@@ -276,7 +331,11 @@ static __always_inline void fb_pass_exit(void)
 
 static __always_inline void fb_react_enter(__u64 sg, unsigned int nents)
 {
-	fb_react.bytes = sg_bytes(sg, nents);
+	__u64 page;
+	__u32 len;
+
+	sg_walk(sg, nents, &page, &len);
+	fb_where(page, len);
 	fb_react.nents = nents;
 	fb_react.start_ns = bpf_ktime_get_ns();
 	fb_react.active = 1;
@@ -294,6 +353,11 @@ static __always_inline void fb_react_exit(int err)
 	e.bytes = fb_react.bytes;
 	e.ns = now - fb_react.start_ns;
 	e.err = err;
+	if (fb_react.zo_known) {
+		e.zone = fb_react.zone;
+		e.order = fb_react.order;
+		e.flag = HS_REACT_ZO;
+	}
 	if (fb_pass.active) {
 		fb_pass.batches++;
 		if (err)

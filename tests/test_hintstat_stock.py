@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import time
+from collections import Counter
 
 import pytest
 
@@ -192,12 +193,45 @@ def test_fallback_bytes_equal_host_discards(stock_run):
     assert t["batches"] == t["reacts"]
 
 
+def test_fallback_zone_and_order_equal_the_host_discards(stock_run):
+    """The fallback places each batch by its first scatterlist entry:
+    order from its length, zone from its pfn. QEMU discards the entries
+    of a batch in order, one madvise of each entry's length, batch after
+    batch; cut the host's calls by hintstat's entry counts (-e) and each
+    batch's bytes and first call's size must be the react's, exactly."""
+    run, watch, host = stock_run
+    _, t = totals(run, "hintstat.json")
+    reacts = [o for o in json_lines(run, "hintstat.json")
+              if o.get("event") == "react"]
+    lo, hi = watch.ram
+    start = watch.t0 + run.marker_host("window-start")
+    end = watch.t0 + run.marker_host("window-end")
+    calls = sorted((ts, a[1]) for kind, pid, ts, a in host.records()
+                   if pid == watch.pid and start <= ts <= end and
+                   kind == "M" and a[2] in (MADV_DONTNEED, MADV_REMOVE) and
+                   lo <= a[0] < hi)
+    assert len(reacts) == t["reacts"] >= 2
+    assert sum(r["entries"] for r in reacts) == len(calls)
+    per_order = Counter()
+    for r in reacts:
+        batch, calls = calls[:r["entries"]], calls[r["entries"]:]
+        first = batch[0][1] // 4096
+        assert r["bytes"] == sum(n for _, n in batch), r
+        assert r["order"] == first.bit_length() - 1 and \
+            first == 1 << r["order"], (r, batch[0])
+        assert r["zone"] in ("DMA", "DMA32"), r   # a 1 GiB guest
+        per_order[r["zone"], r["order"]] += r["bytes"]
+    assert t["unattributed"] == 0
+    assert {(z["zone"], z["order"]): z["bytes"] for z in t["zones"]} == \
+        dict(per_order)
+    assert sum(z["batches"] for z in t["zones"]) == t["batches"]
+
+
 def test_fallback_shows_null_for_what_it_cannot_measure(stock_run):
     run, _, _ = stock_run
     lines, t = totals(run, "hintstat.json")
     for o in lines:
         assert o["mode"] == "fentry"
-        assert o["zones"] is None and o["total"]["zones"] is None
         for k in ("requests", "fills", "drains", "cycles", "out_of_range"):
             assert o[k] is None and o["total"][k] is None, k
         assert o["hist"]["fill_lock_ns"] is None
@@ -239,6 +273,7 @@ def test_prometheus_over_http(stock_run):
     m = run.file("metrics.txt")
     assert "# TYPE pagehint_passes_total counter" in m
     assert "pagehint_pass_duration_seconds_count" in m
-    # Fallback: no per zone/order series, no lock hold histograms.
-    assert "pagehint_hinted_bytes_total" not in m
+    # Fallback: per zone/order series (placed by the first page of each
+    # batch), no lock hold histograms.
+    assert "# TYPE pagehint_hinted_bytes_total counter" in m
     assert "pagehint_fill_lock_hold_seconds" not in m

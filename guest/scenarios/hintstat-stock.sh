@@ -5,7 +5,7 @@
 #   MIB       MiB to allocate, touch and free (523: a prime)
 #   HOLD_MS   hold the touched memory before freeing (1000)
 #   QUIET     seconds without a pass that mean reporting is idle (8)
-# Out: hintstat.json (-j, fentry), hintstat.rec (record, kprobe) and
+# Out: hintstat.json (-j -e, fentry), hintstat.rec (record, kprobe) and
 # record.json (its live -j view), watch.json, *.rc, *.err; markers
 # window-start and window-end (the host timestamps them).
 . /mnt/scenario-lib.sh
@@ -58,7 +58,7 @@ hintstat record -o $OUT/hintstat.rec --mode kprobe -j 1 \
 	> $OUT/record.json 2> $OUT/record.err &
 R=$!
 wait_attached $R $OUT/record.err
-hintstat -j 1 > $OUT/hintstat.json 2> $OUT/hintstat.err &
+hintstat -j -e 1 > $OUT/hintstat.json 2> $OUT/hintstat.err &
 H=$!
 wait_attached $H $OUT/hintstat.err
 echo start > $OUT/window-start

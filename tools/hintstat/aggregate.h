@@ -85,8 +85,9 @@ static __always_inline void hs_hist_zone_add(struct hs_state *st, int id,
 
 /*
  * Account one event (struct hs_event, hintstat.h). fill remembers the
- * batch's zone and order for the react that reports it; a react with
- * no fill before it (the fallback mode has no fill) is unattributed.
+ * batch's zone and order for the react that reports it. The fallback
+ * modes have no fill: their react carries its zone and order when the
+ * BPF side could tell them (HS_REACT_ZO), else it is unattributed.
  */
 static __always_inline void hs_account(struct hs_state *st,
 				       const struct hs_event *e)
@@ -120,6 +121,13 @@ static __always_inline void hs_account(struct hs_state *st,
 		HS_ADD(&t->reacts, 1);
 		if (e->err)
 			HS_ADD(&t->react_errors, 1);
+		/* The fallback has no fill: its react says where it is. */
+		if (!c->valid && (e->flag & HS_REACT_ZO) &&
+		    e->zone < HS_MAX_ZONES && e->order < HS_MAX_ORDERS) {
+			c->zone = e->zone;
+			c->order = e->order;
+			c->valid = 1;
+		}
 		hs_hist_zone_add(st, HS_HIST_REACT,
 				 c->valid ? c->zone : HS_MAX_ZONES, e->ns);
 		if (c->valid) {

@@ -293,6 +293,29 @@ static void detach_all(void)
 }
 
 /*
+ * The fallback tells a batch's zone from the pfn of its first page: give
+ * it the zones' spans and where vmemmap starts (struct hs_fb_span). With
+ * vmemmap_base hidden by kptr_restrict no span is given, so no batch is
+ * attributed to a wrong zone; its bytes still count, as unattributed.
+ */
+static void fallback_setup(struct hintstat_bpf *obj)
+{
+	bool found;
+
+	obj->bss->fb_vmemmap_addr = hs_vmemmap_base_addr("/proc/kallsyms",
+							 &found);
+	if (found && !obj->bss->fb_vmemmap_addr) {
+		if (hs_opt.verbose)
+			fprintf(stderr, "hintstat: vmemmap_base hidden in /proc/kallsyms: batches without zone\n");
+		return;
+	}
+	hs_zone_spans_from_zoneinfo("/proc/zoneinfo", obj->bss->fb_spans,
+				    HS_FB_MAX_SPANS);
+	/* Only fills name zones in the tracepoint mode. */
+	hs_zone_names_from_zoneinfo("/proc/zoneinfo", obj->bss->zone_names);
+}
+
+/*
  * Open, load and attach the programs of one mode. 0, or -errno with
  * *what saying which step failed (the object is destroyed then).
  */
@@ -316,6 +339,8 @@ static int load_mode(int mode, struct hintstat_bpf **out, const char **what)
 		*what = "load";
 		goto fail;
 	}
+	if (mode != HS_MODE_TRACEPOINTS)
+		fallback_setup(obj);
 	bpf_object__for_each_program(prog, obj->obj) {
 		if (!prog_in_mode(prog, mode))
 			continue;

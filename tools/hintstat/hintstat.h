@@ -141,19 +141,47 @@ struct hs_fb_react {
 	unsigned long long bytes;
 	unsigned int nents;
 	unsigned int active;
+	unsigned short zone;
+	unsigned char order;
+	unsigned char zo_known;
+	unsigned int pad;
+};
+
+/*
+ * Fallback mode: where a batch is. Mainline fills a batch within one
+ * zone, from its end, carrying a part-filled batch over to the zone's
+ * next free list; so its first scatterlist entry is from the free list
+ * the batch was completed on, as the last fill before a react says in
+ * the tracepoint mode. The order is that entry's length, the zone the
+ * one whose span holds the pfn of its struct page (pfn = (page -
+ * vmemmap base) / sizeof(struct page)); user space reads the spans from
+ * /proc/zoneinfo.
+ */
+#define HS_FB_MAX_SPANS		16
+#define HS_FB_VMEMMAP_L4	0xffffea0000000000ULL	/* __VMEMMAP_BASE_L4 */
+
+struct hs_fb_span {
+	unsigned long long lo_pfn;	/* start_pfn */
+	unsigned long long hi_pfn;	/* start_pfn + spanned; 0: unused */
+	unsigned int zone;		/* zone index in its node */
+	unsigned int pad;
 };
 
 /*
  * One ring buffer record per trace event. Field use by type:
  *   request: a = old_state, flag = queued
  *   fill:    zone, order, mt, a = entries, bytes, ns = lock_ns
- *   react:   a = entries, bytes, ns = duration_ns, err
+ *   react:   a = entries, bytes, ns = duration_ns, err; in the fallback
+ *            modes also zone, order and flag = HS_REACT_ZO when they
+ *            are known (no fill precedes a fallback react)
  *   drain:   a = entries, b = reported, c = merged, err, ns = lock_ns
  *   cycle:   zone, order, mt, a = isolated, b = batches,
  *            flag = budget_exhausted, ns = duration_ns, err
  *   pass:    a = batches, bytes, c64 = failed_bytes, ns = duration_ns,
  *            flag = requeued, err
  */
+#define HS_REACT_ZO	1
+
 struct hs_event {
 	unsigned long long ts_ns;	/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	unsigned long long bytes;

@@ -42,6 +42,60 @@ void hs_zone_names_from_zoneinfo(const char *path,
 	fclose(f);
 }
 
+int hs_zone_spans_from_zoneinfo(const char *path, struct hs_fb_span *spans,
+				int max)
+{
+	unsigned long long spanned = 0, start;
+	int node, cur_node = -1, zone = -1, n = 0;
+	char line[256], name[64];
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	/* Per zone: "Node N, zone NAME", ..., "spanned N", ..., "start_pfn: N". */
+	while (n < max && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d, zone %63s", &node, name) == 2) {
+			zone = node == cur_node ? zone + 1 : 0;
+			cur_node = node;
+			spanned = 0;
+		} else if (sscanf(line, " spanned %llu", &spanned) == 1) {
+			continue;
+		} else if (sscanf(line, " start_pfn: %llu", &start) == 1 &&
+			   zone >= 0 && zone < HS_MAX_ZONES && spanned) {
+			spans[n].lo_pfn = start;
+			spans[n].hi_pfn = start + spanned;
+			spans[n].zone = zone;
+			spans[n].pad = 0;
+			n++;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+unsigned long long hs_vmemmap_base_addr(const char *path, bool *found)
+{
+	unsigned long long addr;
+	char line[256], type, name[128];
+	FILE *f;
+
+	*found = false;
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %127s", &addr, &type, name) == 3 &&
+		    !strcmp(name, "vmemmap_base")) {
+			*found = true;
+			fclose(f);
+			return addr;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
 static int write_all(FILE *f, const void *buf, size_t len)
 {
 	if (fwrite(buf, 1, len, f) != len)

@@ -55,6 +55,21 @@ struct hs_replay {
 void hs_zone_names_from_zoneinfo(const char *path,
 				 char names[HS_MAX_ZONES][HS_ZONE_NAME_LEN]);
 
+/*
+ * The pfn span of every non-empty zone of every node from /proc/zoneinfo
+ * (start_pfn, spanned), with its zone index in its node; at most max.
+ * The number of spans, 0 when the file cannot be read.
+ */
+int hs_zone_spans_from_zoneinfo(const char *path, struct hs_fb_span *spans,
+				int max);
+
+/*
+ * Address of the kernel's vmemmap_base from a kallsyms file: 0 and *found
+ * false when the symbol is not there (a kernel with a fixed memory
+ * layout); 0 and *found true when it is hidden (kptr_restrict).
+ */
+unsigned long long hs_vmemmap_base_addr(const char *path, bool *found);
+
 /* Writers: 0 or -errno. */
 int hs_rec_write_header(FILE *f, unsigned int mode, unsigned long long start_ns,
 			long long start_wall, const char *release,

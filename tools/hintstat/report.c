@@ -238,8 +238,11 @@ void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 	if (!tp)
 		fprintf(f, "  mode %s", hs_mode_name(iv->mode, false));
 	fprintf(f, "\n");
-	/* The fallback modes know no zone or order. */
-	for (z = 0; tp && z < HS_MAX_ZONES; z++) {
+	/*
+	 * Every mode knows zone and order: the fallback's from the first
+	 * page of each batch (hintstat.h, struct hs_fb_span).
+	 */
+	for (z = 0; z < HS_MAX_ZONES; z++) {
 		for (o = 0; o < HS_MAX_ORDERS; o++) {
 			const struct hs_zo_stats *s = &iv->zo[z * HS_MAX_ORDERS + o];
 
@@ -259,7 +262,8 @@ void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 			batches += s->batches;
 		}
 	}
-	if (!tp && (t->passes || t->pass_batches)) {
+	/* A fallback that could not place its batches: their sums only. */
+	if (!tp && !rows && (t->passes || t->pass_batches)) {
 		fprintf(f, "%-8s %5s %11s %8s %8s %8s %11s\n", "ZONE", "ORDER",
 			"HINTED-MiB", "MiB/s", "ENTRIES", "BATCHES",
 			"FAILED-MiB");
@@ -440,7 +444,7 @@ static const struct {
 	TOT("drains", drains, true),
 	TOT("drain_reported", drain_reported, true),
 	TOT("drain_merged", drain_merged, true),
-	TOT("unattributed", unattributed, true),
+	TOT("unattributed", unattributed, false),
 	TOT("out_of_range", out_of_range, true),
 	TOT("dropped_events", dropped_events, false),
 };
@@ -466,10 +470,6 @@ static void json_counters(FILE *f, const struct hs_snapshot *s, bool events)
 			fprintf(f, "%s\"%s\":%llu", i ? "," : "",
 				event_names[i], s->events[i]);
 		fprintf(f, "},");
-	}
-	if (!tp) {
-		fprintf(f, "\"zones\":null");
-		return;
 	}
 	fprintf(f, "\"zones\":[");
 	for (z = 0; z < HS_MAX_ZONES; z++) {
@@ -619,8 +619,6 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 	int i;
 
 	/* What the mode cannot measure is left out (absent, not zero). */
-	if (!tp)
-		goto passes;
 	prom_zo(f, s, "pagehint_hinted_bytes_total",
 		"Bytes reported to the device without error, by zone and order of the free list a batch was completed on.",
 		offsetof(struct hs_zo_stats, bytes));
@@ -633,7 +631,6 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 	prom_zo(f, s, "pagehint_batches_total",
 		"Batches handed to the device, by zone and order.",
 		offsetof(struct hs_zo_stats, batches));
-passes:
 	hs_prom_counter(f, "pagehint_passes_total",
 		     "Reporting passes that ended (page_hinting_pass).",
 		     t->passes);
@@ -718,6 +715,10 @@ void hs_print_event(FILE *f, const struct hs_event *e,
 			e->a, e->bytes, e->ns);
 		break;
 	case HS_EV_REACT:
+		/* The fallback's react says where its batch was completed. */
+		if (e->flag & HS_REACT_ZO)
+			fprintf(f, " zone=%s order=%u",
+				ev_zone(e, names, zone, sizeof(zone)), e->order);
 		fprintf(f, " entries=%u bytes=%llu duration_ns=%llu err=%d\n",
 			e->a, e->bytes, e->ns, e->err);
 		break;
@@ -757,6 +758,11 @@ void hs_print_event_json(FILE *f, const struct hs_event *e,
 			e->order, e->mt, e->a, e->bytes, e->ns);
 		break;
 	case HS_EV_REACT:
+		if (e->flag & HS_REACT_ZO) {
+			fprintf(f, ",\"zone\":");
+			hs_json_str(f, ev_zone(e, names, zone, sizeof(zone)));
+			fprintf(f, ",\"order\":%u", e->order);
+		}
 		fprintf(f, ",\"entries\":%u,\"bytes\":%llu,\"duration_ns\":%llu,\"err\":%d",
 			e->a, e->bytes, e->ns, e->err);
 		break;

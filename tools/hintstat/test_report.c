@@ -420,12 +420,22 @@ static int print(const char *what)
 	} else if (!strcmp(what, "prom")) {
 		hs_print_prom(stdout, &total);
 	} else if (!strcmp(what, "fallback")) {
-		/* What the fallback mode shows: '-' and null, no zone rows. */
+		/*
+		 * What the fallback mode shows: '-' and null for what it
+		 * cannot measure; zone rows for the batches it placed, the
+		 * passes' sums when it placed none.
+		 */
 		total.mode = iv.mode = HS_MODE_FENTRY;
 		hs_print_table(stdout, &iv, &info);
 		hs_print_hists(stdout, &iv, false);
 		hs_print_json(stdout, &iv, &total, &info);
 		hs_print_prom(stdout, &total);
+		memset(iv.zo, 0, sizeof(iv.zo));
+		memset(total.zo, 0, sizeof(total.zo));
+		iv.totals.unattributed = 3;
+		total.totals.unattributed = 3;
+		hs_print_table(stdout, &iv, &info);
+		hs_print_json(stdout, &iv, &total, &info);
 	} else if (!strcmp(what, "events") || !strcmp(what, "events-json")) {
 		for (i = 0; i < HS_NR_EVENT_TYPES + 1; i++) {
 			memset(&e, 0, sizeof(e));
