@@ -363,8 +363,9 @@ void hs_print_hists(FILE *f, const struct hs_snapshot *iv, bool per_zone)
 				hist_titles[i], hs_mode_name(iv->mode, false));
 			continue;
 		}
+		/* The fallback knows a react's zone, not a pass's. */
 		if (!per_zone || i == HS_HIST_PASS ||
-		    iv->mode != HS_MODE_TRACEPOINTS) {
+		    (iv->mode != HS_MODE_TRACEPOINTS && i != HS_HIST_REACT)) {
 			fprintf(f, "\n");
 			hs_print_log2_hist(f, &iv->hists[i], hist_titles[i]);
 			continue;

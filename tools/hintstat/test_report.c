@@ -428,6 +428,11 @@ static int print(const char *what)
 		total.mode = iv.mode = HS_MODE_FENTRY;
 		hs_print_table(stdout, &iv, &info);
 		hs_print_hists(stdout, &iv, false);
+		/* -Z: the reacts were placed in zones, the passes were not. */
+		hist_add(&iv.zone_hists[0][HS_HIST_REACT], 300000);
+		hist_add(&iv.zone_hists[0][HS_HIST_REACT], 5000000);
+		hist_add(&iv.zone_hists[1][HS_HIST_REACT], 7600000);
+		hs_print_hists(stdout, &iv, true);
 		hs_print_json(stdout, &iv, &total, &info);
 		hs_print_prom(stdout, &total);
 		memset(iv.zo, 0, sizeof(iv.zo));
