@@ -272,6 +272,10 @@ static __always_inline void fb_where(__u64 page, __u32 len)
 	if (fb_vmemmap_addr &&
 	    bpf_probe_read_kernel(&base, sizeof(base), (void *)fb_vmemmap_addr))
 		return;
+	/*
+	 * Without CONFIG_SPARSEMEM_VMEMMAP struct pages sit in the direct
+	 * map, below any vmemmap base: such batches stay unattributed.
+	 */
 	if (page < base)
 		return;
 	pfn = (page - base) / bpf_core_type_size(struct page);

@@ -4,12 +4,15 @@
 #             number can match by chance)
 #   HOLD_MS   hold the touched memory before freeing (1000)
 #   INTERVAL  hintstat's interval in seconds (1)
+#   FALLBACK  1: also run hintstat in the fallback mode (--mode fentry)
+#             over the same window, to fallback.json (0)
 # Out: hintstat.json (-j -e -S: intervals, events, BPF run time),
 # hintstat.rec (record), record.json (its live view), report.json,
 # hintstat.txt (-H -Z -T: tables, histograms per zone), hintstat.prom,
 # trace.txt, *.rc, *.err.
 . /mnt/scenario-lib.sh
 MIB=${MIB:-523} HOLD_MS=${HOLD_MS:-1000} INTERVAL=${INTERVAL:-1}
+FALLBACK=${FALLBACK:-0}
 
 uname -r > $OUT/uname
 events_on
@@ -31,14 +34,22 @@ HS_TEXT=$!
 hintstat record -o $OUT/hintstat.rec -j "$INTERVAL" > $OUT/record.json \
 	2> $OUT/record.err &
 HS_REC=$!
+HS_FB=
+if [ "$FALLBACK" = 1 ]; then
+	hintstat -j --mode fentry "$INTERVAL" > $OUT/fallback.json \
+		2> $OUT/fallback.err &
+	HS_FB=$!
+else
+	echo "Tracing page hinting (not started)" > $OUT/fallback.err
+fi
 attached() { grep -q 'Tracing page hinting\|Recording page hinting' "$1"; }
 i=0
 until attached $OUT/hintstat.err && attached $OUT/hintstat-text.err &&
-      attached $OUT/record.err; do
-	for p in $HS_JSON $HS_TEXT $HS_REC; do
+      attached $OUT/record.err && attached $OUT/fallback.err; do
+	for p in $HS_JSON $HS_TEXT $HS_REC $HS_FB; do
 		kill -0 $p 2>/dev/null && continue
 		echo "hintstat exited early"
-		cat $OUT/hintstat.err $OUT/hintstat-text.err
+		cat $OUT/hintstat.err $OUT/hintstat-text.err $OUT/fallback.err
 		exit 1
 	done
 	i=$((i + 1))
@@ -75,13 +86,17 @@ done
 echo done > $OUT/idle
 
 # Both print their last (partial) interval on SIGTERM and exit 0.
-kill -TERM $HS_JSON $HS_TEXT $HS_REC
+kill -TERM $HS_JSON $HS_TEXT $HS_REC $HS_FB
 wait $HS_JSON
 echo $? > $OUT/hintstat.rc
 wait $HS_TEXT
 echo $? > $OUT/hintstat-text.rc
 wait $HS_REC
 echo $? > $OUT/record.rc
+if [ -n "$HS_FB" ]; then
+	wait $HS_FB
+	echo $? > $OUT/fallback.rc
+fi
 hintstat report $OUT/hintstat.rec -j > $OUT/report.json 2> $OUT/report.err
 echo $? > $OUT/report.rc
 cat $T/trace > $OUT/trace.txt
