@@ -115,6 +115,35 @@ def test_interrupted_runner_leaves_no_qemu(kernel, initrd, sig, rc):
     assert not alive(kids[0]), f"QEMU {kids[0]} survived {sig.name} of the runner"
 
 
+@pytest.mark.vm
+def test_a_boot_that_lost_its_clock_is_started_again(kernel, initrd,
+                                                     monkeypatch):
+    """A real boot whose console "says" the TSC broke (a line every boot
+    prints stands in for "Marking TSC unstable"): the runner kills it
+    and boots again, CLOCK_TRIES times in all, then runs it to the end
+    and flags it; with a tracer on the QEMU (on_start) it does not
+    restart. TCG only: under KVM the guest has kvm-clock."""
+    monkeypatch.setattr(pagehint_vm, "CLOCK_BROKEN_RE",
+                        pagehint_vm.re.compile(r"Linux version"))
+    t = []
+    r = pagehint_vm.run(kernel, initrd, "boot",
+                        os.path.join(RUNS, "runner-clock"), accel="tcg",
+                        on_sample=lambda now, k, m: t.append(now))
+    boots = 1 + sum(b < a for a, b in zip(t, t[1:]))     # the clock restarts
+    assert boots == pagehint_vm.CLOCK_TRIES
+    assert r["clock_restarts"] == pagehint_vm.CLOCK_TRIES - 1
+    assert r["clock_broken"] and r["guest_rc"] == 0
+    pids = []
+    r = pagehint_vm.run(kernel, initrd, "boot",
+                        os.path.join(RUNS, "runner-clock"), accel="tcg",
+                        on_start=pids.append)
+    assert len(pids) == 1 and r["clock_restarts"] == 0 and r["clock_broken"]
+    monkeypatch.undo()
+    r = pagehint_vm.run(kernel, initrd, "boot",
+                        os.path.join(RUNS, "runner-clock"), accel="tcg")
+    assert r["clock_restarts"] == 0 and not r["clock_broken"]
+
+
 def test_reclaim_times():
     rss = [(0.0, 1000), (1.0, 1000), (2.0, 900), (3.0, 450), (4.0, 100)]
     t = pagehint_vm.reclaim_times(rss, 1.0, 1000)

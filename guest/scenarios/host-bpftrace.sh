@@ -22,6 +22,6 @@ n0=$(npasses)
 memhog -m "$MIB" -M $OUT > $OUT/memhog.json || exit 1
 wait_idle "$n0" 120 || exit 1
 # No pass may start before the power-off: the host counted the VM's life.
-echo 60000 > /sys/kernel/mm/page_hinting/delay_ms
+freeze_reporting || exit 1
 cat /proc/vmstat > $OUT/vmstat.idle
 exit 0

@@ -52,7 +52,7 @@ sleep "$GONE_S"
 # totals cover the VM's whole life, and must equal this.
 n1=$(npasses)
 wait_idle "$n1" 120 || exit 1
-echo 600000 > /sys/kernel/mm/page_hinting/delay_ms
+freeze_reporting || exit 1
 cat /proc/vmstat > $OUT/vmstat.idle
 cat $T/trace > $OUT/trace.txt
 exit 0
