@@ -45,13 +45,14 @@ wait_idle() {
 }
 
 # Make the counts read next final for the rest of the boot (the host
-# compares them with what it saw over the VM's whole life): a delay no
-# boot outlives, then wait out a pass already queued with the old delay
-# (a request made after the last idle wait, e.g. by a process exiting).
+# compares them with what it saw over the VM's whole life): the longest
+# delay (60 s; the VM powers off long before), then wait out a pass
+# already queued with the old delay (a request made after the last idle
+# wait, e.g. by a process exiting).
 freeze_reporting() {
 	P=/sys/kernel/mm/page_hinting
 	old=$(cat $P/delay_ms)
-	echo 600000 > $P/delay_ms || return 1
+	echo 60000 > $P/delay_ms || return 1
 	n=$(npasses)
 	sleep $((old / 1000 + 2))
 	while [ "$(npasses)" != "$n" ]; do
