@@ -4,13 +4,16 @@
 # (org.pagehint.hintstat, the runner's serial_socket).
 #   MIB       MiB per cycle (311, a prime)
 #   ROUNDS    allocate/touch/free cycles (3)
+#   HOLD_MS   hold the touched memory before each free, longer than the
+#             host's 1 s interval, so its RSS samples see the peak (2500)
 #   PAUSE_MS  pause after each free, so reporting runs between (4000)
 #   DELAY_MS  reporting delay, /sys/kernel/mm/page_hinting/delay_ms (200)
 #   GONE_S    seconds to stay up after the guest stream stopped (8)
 # Out: vmstat.start, vmstat.idle (reporting idle at the end), memhog.json,
 # stream.err, port; markers stream-start, stream-stopped.
 . /mnt/scenario-lib.sh
-MIB=${MIB:-311} ROUNDS=${ROUNDS:-3} PAUSE_MS=${PAUSE_MS:-4000}
+MIB=${MIB:-311} ROUNDS=${ROUNDS:-3} HOLD_MS=${HOLD_MS:-2500}
+PAUSE_MS=${PAUSE_MS:-4000}
 DELAY_MS=${DELAY_MS:-200} GONE_S=${GONE_S:-8}
 
 echo "$DELAY_MS" > /sys/kernel/mm/page_hinting/delay_ms || exit 1
@@ -38,7 +41,8 @@ done
 date +%s > $OUT/stream-start
 
 n0=$(npasses)
-memhog -m "$MIB" -r "$ROUNDS" -p "$PAUSE_MS" -M $OUT > $OUT/memhog.json || exit 1
+memhog -m "$MIB" -r "$ROUNDS" -H "$HOLD_MS" -p "$PAUSE_MS" -M $OUT \
+	> $OUT/memhog.json || exit 1
 wait_idle "$n0" 300 || exit 1
 sleep 2
 # The guest stream stops (as on a guest crash or shutdown): the host
