@@ -6,8 +6,10 @@ Missing artefacts fail loudly (never skip): `make test` builds them first.
 """
 import json
 import os
+import re
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -47,6 +49,56 @@ def host_tracefs():
     if not os.path.isdir(events):
         pytest.fail("no syscall tracepoints in tracefs (hint: mount -t "
                     "tracefs nodev /sys/kernel/tracing)", pytrace=False)
+
+
+ZONE_HISTS = {"fill lock hold": "fill", "react (device call)": "react",
+              "drain lock hold": "drain"}
+
+
+def zone_hist_counts(text):
+    """hintstat -H -Z text: {(event, zone): count} over all intervals."""
+    got = Counter()
+    for title, zone, n in re.findall(r"^(.+), zone (\w+) \(ns\): count (\d+)$",
+                                     text, re.M):
+        assert title in ZONE_HISTS, title
+        got[ZONE_HISTS[title], zone] += int(n)
+    return +got
+
+
+def trace_zone_counts(events):
+    """The same from the trace: fill by its zone; react and drain by the
+    zone of the fill before them (one work item reports, so the trace is
+    in batch order)."""
+    want, zone = Counter(), None
+    for e in events:
+        if e.name == "fill":
+            zone = e["zone"]
+        if e.name in ("fill", "react", "drain"):
+            want[e.name, zone] += 1
+    return want
+
+
+ZO_KEYS = ("bytes", "failed_bytes", "entries", "batches")
+
+
+def trace_batch_counts(events):
+    """{(zone, order): Counter} of the trace's batches, each by the last
+    fill before its react (the free list that completed it)."""
+    want = {}
+    for b in tracefile.batches(events):
+        c = want.setdefault((b.fill["zone"], b.fill["order"]), Counter())
+        ok = b.react["err"] == 0
+        c["bytes"] += b.react["bytes"] if ok else 0
+        c["failed_bytes"] += 0 if ok else b.react["bytes"]
+        c["entries"] += b.react["entries"]
+        c["batches"] += 1
+    return {k: +c for k, c in want.items()}
+
+
+def hintstat_zone_counts(total):
+    """The same from a hintstat -j "total" object."""
+    return {(z["zone"], z["order"]): Counter({k: z[k] for k in ZO_KEYS if z[k]})
+            for z in total["zones"]}
 
 
 class VmRun:

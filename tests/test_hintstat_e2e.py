@@ -8,12 +8,13 @@ in test_hintstat_unit.py, on the host.
 """
 import json
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 
 import pytest
 
 import tracefile
-from conftest import need, run_vm
+from conftest import (hintstat_zone_counts, need, run_vm, trace_batch_counts,
+                      trace_zone_counts, zone_hist_counts)
 
 pytestmark = pytest.mark.vm
 
@@ -109,18 +110,7 @@ def test_intervals_add_up_to_the_totals(out):
 
 
 def test_zone_order_counters_equal_the_trace(out, trace):
-    want = defaultdict(Counter)
-    for b in tracefile.batches(trace):
-        key = (b.fill["zone"], b.fill["order"])
-        ok = b.react["err"] == 0
-        want[key]["bytes"] += b.react["bytes"] if ok else 0
-        want[key]["failed_bytes"] += 0 if ok else b.react["bytes"]
-        want[key]["entries"] += b.react["entries"]
-        want[key]["batches"] += 1
-    got = {(z["zone"], z["order"]): Counter({k: z[k] for k in
-           ("bytes", "failed_bytes", "entries", "batches") if z[k]})
-           for z in out.total["zones"]}
-    assert got == dict(want)
+    assert hintstat_zone_counts(out.total) == trace_batch_counts(trace)
 
 
 def test_histograms_equal_the_trace_values(out, trace):
@@ -181,27 +171,11 @@ def test_text_tables_fit_and_add_up(hs_run, out):
     assert re.search(r"^pass duration \(ns\): count [1-9]", text, re.M)
 
 
-ZONE_HISTS = {"fill lock hold": "fill", "react (device call)": "react",
-              "drain lock hold": "drain"}
-
-
 def test_per_zone_histograms_equal_the_trace(hs_run, out, trace):
-    """-H -Z: fill lock hold per zone of the fill; react and drain belong
-    to the zone of the fill that took their batch (the reporting work
-    is one work item, so the trace is in batch order)."""
+    """-H -Z: the fill, react and drain histograms per zone."""
     text = hs_run.file("hintstat.txt")
-    got = Counter()
-    for title, zone, count in re.findall(
-            r"^(.+), zone (\w+) \(ns\): count (\d+)$", text, re.M):
-        assert title in ZONE_HISTS, title
-        got[ZONE_HISTS[title], zone] += int(count)
-    want, zone = Counter(), None
-    for e in trace:
-        if e.name == "fill":
-            zone = e["zone"]
-        if e.name in ("fill", "react", "drain"):
-            want[e.name, zone] += 1
-    assert want and +got == +want
+    want = trace_zone_counts(trace)
+    assert want and zone_hist_counts(text) == want
     # Not split: one pass walks every zone.
     assert not re.search(r"^pass duration, zone", text, re.M)
 

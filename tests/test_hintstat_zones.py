@@ -13,19 +13,18 @@ both zones get reported. Three views of the same window:
   the batch, the list the last fill event names.
 """
 import json
-import re
-from collections import Counter, defaultdict
+from collections import Counter
 
 import pytest
 
 import tracefile
-from conftest import run_vm
+from conftest import (hintstat_zone_counts, run_vm, trace_batch_counts,
+                      trace_zone_counts, zone_hist_counts)
 
 pytestmark = pytest.mark.vm
 
 GUEST_MIB = 3072
 FREE_MIB = 1499
-KEYS = ("bytes", "failed_bytes", "entries", "batches")
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +57,7 @@ def trace(zrun):
 
 @pytest.fixture(scope="module")
 def want(trace):
-    """(zone, order) -> counts, by the last fill before each react."""
-    w = defaultdict(Counter)
-    for b in tracefile.batches(trace):
-        c = w[b.fill["zone"], b.fill["order"]]
-        ok = b.react["err"] == 0
-        c["bytes"] += b.react["bytes"] if ok else 0
-        c["failed_bytes"] += 0 if ok else b.react["bytes"]
-        c["entries"] += b.react["entries"]
-        c["batches"] += 1
-    return {k: +v for k, v in w.items()}
-
-
-def zones(total):
-    return {(z["zone"], z["order"]): Counter({k: z[k] for k in KEYS if z[k]})
-            for z in total["zones"]}
+    return trace_batch_counts(trace)
 
 
 def test_both_zones_were_reported(want):
@@ -85,7 +70,7 @@ def test_both_zones_were_reported(want):
 def test_tracepoint_mode_zones_equal_the_trace(zrun, want):
     o = last_total(zrun, "hintstat.json")
     assert o["mode"] == "tracepoints"
-    assert zones(o["total"]) == want
+    assert hintstat_zone_counts(o["total"]) == want
 
 
 def test_fallback_mode_zones_equal_the_trace(zrun, want):
@@ -93,21 +78,10 @@ def test_fallback_mode_zones_equal_the_trace(zrun, want):
     assert o["mode"] == "fentry"
     assert "mode: fallback (fentry)" in zrun.file("fallback.err")
     assert o["total"]["unattributed"] == 0
-    assert zones(o["total"]) == want
+    assert hintstat_zone_counts(o["total"]) == want
 
 
 def test_per_zone_histograms_equal_the_trace(zrun, trace):
-    titles = {"fill lock hold": "fill", "react (device call)": "react",
-              "drain lock hold": "drain"}
-    got = Counter()
-    for title, zone, n in re.findall(r"^(.+), zone (\w+) \(ns\): count (\d+)$",
-                                     zrun.file("hintstat.txt"), re.M):
-        got[titles[title], zone] += int(n)
-    expect, zone = Counter(), None
-    for e in trace:
-        if e.name == "fill":
-            zone = e["zone"]
-        if e.name in ("fill", "react", "drain"):
-            expect[e.name, zone] += 1
-    assert {z for _, z in +expect} == {"DMA32", "Normal"}
-    assert +got == +expect
+    want = trace_zone_counts(trace)
+    assert {z for _, z in want} == {"DMA32", "Normal"}
+    assert zone_hist_counts(zrun.file("hintstat.txt")) == want

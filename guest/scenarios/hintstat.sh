@@ -34,22 +34,25 @@ HS_TEXT=$!
 hintstat record -o $OUT/hintstat.rec -j "$INTERVAL" > $OUT/record.json \
 	2> $OUT/record.err &
 HS_REC=$!
+ERRS="$OUT/hintstat.err $OUT/hintstat-text.err $OUT/record.err"
 HS_FB=
 if [ "$FALLBACK" = 1 ]; then
 	hintstat -j --mode fentry "$INTERVAL" > $OUT/fallback.json \
 		2> $OUT/fallback.err &
 	HS_FB=$!
-else
-	echo "Tracing page hinting (not started)" > $OUT/fallback.err
+	ERRS="$ERRS $OUT/fallback.err"
 fi
-attached() { grep -q 'Tracing page hinting\|Recording page hinting' "$1"; }
+all_attached() {
+	for f in $ERRS; do
+		grep -q 'Tracing page hinting\|Recording page hinting' $f || return 1
+	done
+}
 i=0
-until attached $OUT/hintstat.err && attached $OUT/hintstat-text.err &&
-      attached $OUT/record.err && attached $OUT/fallback.err; do
+until all_attached; do
 	for p in $HS_JSON $HS_TEXT $HS_REC $HS_FB; do
 		kill -0 $p 2>/dev/null && continue
 		echo "hintstat exited early"
-		cat $OUT/hintstat.err $OUT/hintstat-text.err $OUT/fallback.err
+		cat $ERRS
 		exit 1
 	done
 	i=$((i + 1))

@@ -311,7 +311,7 @@ static void fallback_setup(struct hintstat_bpf *obj)
 	}
 	hs_zone_spans_from_zoneinfo("/proc/zoneinfo", obj->bss->fb_spans,
 				    HS_FB_MAX_SPANS);
-	/* Only fills name zones in the tracepoint mode. */
+	/* The BPF side names a zone at its first fill: none here. */
 	hs_zone_names_from_zoneinfo("/proc/zoneinfo", obj->bss->zone_names);
 }
 

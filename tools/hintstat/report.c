@@ -619,7 +619,6 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 	bool tp = s->mode == HS_MODE_TRACEPOINTS;
 	int i;
 
-	/* What the mode cannot measure is left out (absent, not zero). */
 	prom_zo(f, s, "pagehint_hinted_bytes_total",
 		"Bytes reported to the device without error, by zone and order of the free list a batch was completed on.",
 		offsetof(struct hs_zo_stats, bytes));
@@ -644,6 +643,7 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 	hs_prom_counter(f, "pagehint_pass_failed_bytes_total",
 		     "Bytes whose report failed, as summed by the passes.",
 		     t->pass_failed_bytes);
+	/* What the mode cannot measure is left out (absent, not zero). */
 	if (tp)
 		hs_prom_counter(f, "pagehint_requests_total",
 			     "Reporting requests made by frees (page_hinting_request).",
