@@ -1,4 +1,6 @@
-"""The VM runner: bad input, timeouts, teardown, and its maths."""
+"""The VM runner: bad input, timeouts, teardown, KVM proven before use,
+and its maths."""
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +13,8 @@ import pagehint_vm
 from conftest import TOP, RUNS
 
 RUNNER = [sys.executable, os.path.join(TOP, "vm", "pagehint_vm.py")]
+# The issue's budget for a KVM verdict, probe and teardown included.
+VERDICT_S = 10
 
 
 def runner(*args, env=None, **kw):
@@ -159,3 +163,116 @@ def test_find_splats():
            "[ 5.0] debug: DEBUG_VM is on\n")
     s = pagehint_vm.find_splats(log)
     assert len(s) == 3 and "DEBUG_VM" not in " ".join(s)
+
+
+# ---- KVM proven, not assumed ----------------------------------------------
+
+@pytest.fixture
+def kvm_env(tmp_path, monkeypatch):
+    """A private verdict cache, a /dev/kvm stand-in that opens anywhere,
+    and the process's one-line notice not said yet."""
+    monkeypatch.setenv("PAGEHINT_KVM_CACHE", str(tmp_path / "kvm.json"))
+    monkeypatch.setattr(pagehint_vm, "KVM_DEV", "/dev/null")
+    monkeypatch.setattr(pagehint_vm, "_kvm_failed", None)
+    monkeypatch.setattr(pagehint_vm, "_kvm_fallback_said", False)
+    return tmp_path
+
+
+def stand_in(tmp_path, body, monkeypatch):
+    """A QEMU stand-in (PAGEHINT_QEMU) that logs each start, then runs
+    body; returns a function counting its starts."""
+    log = tmp_path / "starts"
+    path = tmp_path / "qemu-stand-in"
+    path.write_text(f"#!/bin/sh\necho start >> {log}\n{body}\n")
+    path.chmod(0o755)
+    monkeypatch.setenv("PAGEHINT_QEMU", str(path))
+    return lambda: len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def timed_verdict():
+    t0 = time.monotonic()
+    v = pagehint_vm.kvm_verdict(pagehint_vm.qemu_binary())
+    took = time.monotonic() - t0
+    assert took < VERDICT_S, f"KVM verdict took {took:.1f} s"
+    return v
+
+
+def test_silent_kvm_is_given_up_in_time(kvm_env, monkeypatch):
+    """A QEMU that hangs and prints nothing (a /dev/kvm whose vCPU never
+    runs): killed at the probe's deadline, not usable, reason said."""
+    starts = stand_in(kvm_env, "exec sleep 600", monkeypatch)
+    v = timed_verdict()
+    assert not v["usable"] and "silent" in v["reason"], v
+    assert starts() == 1 and not v["cached"]
+
+
+def test_kvm_error_exit_is_not_usable(kvm_env, monkeypatch):
+    stand_in(kvm_env, "echo 'qemu: failed to initialize kvm: Bad thing' >&2; exit 1",
+             monkeypatch)
+    v = timed_verdict()
+    assert not v["usable"]
+    assert v["reason"] == "QEMU exited 1: qemu: failed to initialize kvm: Bad thing"
+
+
+def test_missing_kvm_device_needs_no_probe(kvm_env, monkeypatch):
+    starts = stand_in(kvm_env, "exit 1", monkeypatch)
+    monkeypatch.setattr(pagehint_vm, "KVM_DEV", str(kvm_env / "no-kvm"))
+    v = timed_verdict()
+    assert not v["usable"] and "No such file" in v["reason"]
+    assert starts() == 0
+
+
+def test_kvm_verdict_is_cached_per_boot_and_binary(kvm_env, monkeypatch):
+    starts = stand_in(kvm_env, "exit 1", monkeypatch)
+    first = timed_verdict()
+    again = timed_verdict()
+    assert starts() == 1 and again["cached"]
+    assert {**again, "cached": False} == first
+    boot_id = kvm_env / "boot_id"
+    boot_id.write_text("another-boot\n")
+    monkeypatch.setattr(pagehint_vm, "BOOT_ID", str(boot_id))
+    assert not timed_verdict()["cached"] and starts() == 2
+    qemu = pagehint_vm.qemu_binary()
+    os.utime(qemu, (time.time(), os.stat(qemu).st_mtime + 10))  # "upgraded"
+    assert not timed_verdict()["cached"] and starts() == 3
+    assert timed_verdict()["cached"] and starts() == 3
+
+
+@pytest.mark.vm
+def test_probe_guest_runs_under_tcg():
+    """The probe guest itself is right: under TCG it reaches its exit."""
+    t0 = time.monotonic()
+    assert pagehint_vm.probe_boot(pagehint_vm.qemu_binary(), "tcg") == (True, None)
+    assert time.monotonic() - t0 < pagehint_vm.PROBE_S
+
+
+@pytest.mark.vm
+def test_this_machines_kvm_gets_a_verdict_in_time(tmp_path, monkeypatch):
+    """The real /dev/kvm (whatever it is here), probed afresh."""
+    monkeypatch.setenv("PAGEHINT_KVM_CACHE", str(tmp_path / "kvm.json"))
+    v = timed_verdict()
+    print(f"KVM verdict here: {v}")
+    assert v["usable"] or v["reason"]
+
+
+@pytest.mark.vm
+def test_runs_fall_back_to_tcg_once_per_process(kernel, initrd, kvm_env,
+                                                monkeypatch, capsys):
+    """KVM silent, TCG fine: every run goes to TCG with the reason in
+    result.json; the probe runs once; stderr says it once."""
+    real = pagehint_vm.qemu_binary()
+    starts = stand_in(kvm_env, f'case "$*" in *accel=kvm*) exec sleep 600;; esac\n'
+                               f'exec {real} "$@"', monkeypatch)
+    out = os.path.join(RUNS, "runner-kvm-fallback")
+    for n in (1, 2):
+        t0 = time.monotonic()
+        r = pagehint_vm.run(kernel, initrd, "boot", out, timeout=120)
+        assert r["ok"] and r["accel"] == "tcg"
+        assert time.monotonic() - t0 < VERDICT_S + r["wall_s"]
+        with open(os.path.join(out, "result.json")) as f:
+            saved = json.load(f)
+        assert "silent" in saved["kvm_fallback"] and saved["accel"] == "tcg"
+        assert saved["kvm_probe"]["cached"] == (n == 2)
+    assert starts() == 3            # one probe, two TCG boots
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "KVM not usable" in err[0] and "silent" in err[0], err

@@ -47,8 +47,29 @@ class UsageError(Exception):
 class KvmBroken(Exception):
     """/dev/kvm opened but KVM could not run the guest."""
 
-# Set once KVM failed in this process, so later runs go straight to TCG.
+# Set once KVM failed in a boot of this process, so later runs go
+# straight to TCG (the second line of defence behind the probe).
 _kvm_failed = None
+# The KVM verdict goes to stderr once per process, not once per boot.
+_kvm_fallback_said = False
+
+KVM_DEV = "/dev/kvm"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+# Some hosts (nested, sandboxed) hand out a /dev/kvm that opens and
+# creates a VM and a vCPU, then never runs the guest, or runs it far
+# slower than TCG: QEMU spins silently. So KVM is proven before it is
+# used: a 512-byte boot sector that writes 0x2a to isa-debug-exit makes
+# QEMU exit with (0x2a << 1) | 1 = 85. It needs no kernel build, and
+# SeaBIOS plus the boot sector take about 0.1 s under TCG, no more under
+# a KVM that works: 3 s is a wide margin that still caps the cost. (A
+# KVM that takes longer than that is no use either: one whose SeaBIOS
+# took 4.5 s would boot the guest kernel slower than TCG does.)
+# The sector: mov dx,0xf4; mov al,0x2a; out dx,al; hlt; jmp $-1.
+PROBE_SECTOR = bytes.fromhex("baf400" "b02a" "ee" "f4" "ebfd")
+PROBE_EXIT = 85
+PROBE_S = 3.0
+# SeaBIOS on q35 (AHCI) does not boot a disk smaller than this.
+PROBE_DISK = 1 << 20
 
 # Under TCG the guest calibrates its TSC against the emulated PIT; on a
 # busy host that can fail, and with no HPET or ACPI PM timer in the
@@ -76,23 +97,113 @@ def scenario_path(name):
     return path
 
 
-def kvm_usable():
-    if _kvm_failed:
-        return False
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
 def qemu_binary():
-    q = shutil.which("qemu-system-x86_64")
+    """QEMU, or the stand-in PAGEHINT_QEMU names (tests)."""
+    q = os.environ.get("PAGEHINT_QEMU") or shutil.which("qemu-system-x86_64")
     if not q:
         raise UsageError("qemu-system-x86_64 not found "
                          "(hint: apt-get install qemu-system-x86)")
     return q
+
+
+def machine_args(accel):
+    """The machine and CPU of every boot; the KVM probe uses them too,
+    so that what it proves is what the real boots ask for."""
+    return ["-machine", f"q35,accel={accel}",
+            "-cpu", "host" if accel == "kvm" else "max"]
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _first_line(path):
+    with open(path, errors="replace") as f:
+        return next((l.strip() for l in f if l.strip()), "")
+
+
+def probe_boot(qemu, accel, deadline_s=PROBE_S):
+    """Boot the probe sector under accel: (True, None) when it ran to its
+    exit within deadline_s, else (False, why)."""
+    with tempfile.TemporaryDirectory(prefix="pagehint-probe.") as d:
+        disk, bios, err = (os.path.join(d, n) for n in ("disk", "bios.log", "stderr"))
+        with open(disk, "wb") as f:
+            f.write(PROBE_SECTOR.ljust(510, b"\0") + b"\x55\xaa")
+            f.truncate(PROBE_DISK)
+        cmd = [qemu, *machine_args(accel), "-m", "16", "-smp", "1",
+               "-nodefaults", "-no-reboot", "-display", "none",
+               "-drive", f"file={disk},format=raw,if=ide",
+               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+               # SeaBIOS's log: tells a vCPU that never ran from a slow one
+               "-chardev", f"file,id=bios,path={bios}",
+               "-device", "isa-debugcon,iobase=0x402,chardev=bios"]
+        with open(err, "wb") as e:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=e,
+                                    stderr=e, preexec_fn=_die_with_parent)
+        try:
+            rc = proc.wait(deadline_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            ran = os.path.exists(bios) and os.path.getsize(bios) > 0
+            return False, (f"the probe guest did not finish in {deadline_s:g} s "
+                           + ("(SeaBIOS started: far slower than TCG)" if ran
+                              else "(silent: the vCPU never ran)"))
+        if rc == PROBE_EXIT:
+            return True, None
+        how = (f"killed by {signal.Signals(-rc).name}" if rc < 0
+               else f"exited {rc}")
+        return False, f"QEMU {how}: {_first_line(err) or 'no message'}"
+
+
+def _kvm_cache_path():
+    d = "/run" if os.access("/run", os.W_OK) else tempfile.gettempdir()
+    return (os.environ.get("PAGEHINT_KVM_CACHE")
+            or os.path.join(d, "pagehint-kvm-probe.json"))
+
+
+def kvm_verdict(qemu):
+    """Whether KVM can run a guest here: {"usable", "reason", "probe_s",
+    "cached"}. A /dev/kvm that does not open is checked every time (cheap,
+    and permissions change); the probe runs once per machine boot and
+    QEMU binary: its verdict is cached, keyed on the boot id and the
+    binary's path and mtime (a QEMU upgrade probes again)."""
+    try:
+        os.close(os.open(KVM_DEV, os.O_RDWR))
+    except OSError as e:
+        return {"usable": False, "reason": f"{KVM_DEV}: {e.strerror}",
+                "probe_s": None, "cached": False}
+    with open(BOOT_ID) as f:
+        key = {"boot_id": f.read().strip(), "qemu": qemu,
+               "qemu_mtime": os.stat(qemu).st_mtime}
+    path = _kvm_cache_path()
+    try:
+        with open(path) as f:
+            cached = json.load(f)
+        if {k: cached.get(k) for k in key} == key:
+            return dict(cached["verdict"], cached=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    t0 = time.monotonic()
+    usable, why = probe_boot(qemu, "kvm")
+    verdict = {"usable": usable, "reason": why,
+               "probe_s": round(time.monotonic() - t0, 3)}
+    tmp = f"{path}.{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(dict(key, verdict=verdict), f)
+    os.replace(tmp, path)       # atomic: a concurrent reader sees one or the other
+    return dict(verdict, cached=False)
+
+
+def _say_kvm_fallback(why):
+    global _kvm_fallback_said
+    if not _kvm_fallback_said:
+        print(f"pagehint-vm: KVM not usable here ({why}); running under TCG",
+              file=sys.stderr, flush=True)
+        _kvm_fallback_said = True
 
 
 def rss_kib(pid):
@@ -154,21 +265,36 @@ def reclaim_times(rss, t_free, freed_kib, fractions=(0.5, 0.9)):
     return res
 
 
-def run(kernel, initrd, scenario, out, accel=None, **kw):
-    """Run a scenario; see _run for the arguments.
+def check_inputs(kernel, initrd, scenario):
+    """The scenario script and QEMU; UsageError for anything missing."""
+    for what, path in (("kernel image", kernel), ("initramfs", initrd)):
+        if not os.path.isfile(path):
+            raise UsageError(f"{what} {path} not found (hint: make kernel guest)")
+    return scenario_path(scenario), qemu_binary()
 
-    With accel=None, KVM is used when /dev/kvm opens. Some hosts (nested
-    or sandboxed) hand out a /dev/kvm that cannot run a guest; then the
-    run is repeated under TCG and result["kvm_fallback"] says why.
+
+def run(kernel, initrd, scenario, out, accel=None, **kw):
+    """Run a scenario; see _run for the other arguments.
+
+    accel=None: KVM where kvm_verdict() proved it can run a guest, else
+    TCG, with the reason in result["kvm_fallback"] and one line on stderr
+    per process. A KVM boot that fails all the same (QEMU exits or names
+    KVM on stderr before the guest is up) is repeated under TCG.
     """
     global _kvm_failed
-    r = None
-    if accel is None and kvm_usable():
-        try:
-            r = _run(kernel, initrd, scenario, out, accel="kvm",
-                     kvm_probe=True, **kw)
-        except KvmBroken as e:
-            _kvm_failed = str(e)
+    _, qemu = check_inputs(kernel, initrd, scenario)
+    r = probe = fallback = None
+    if accel is None:
+        probe = None if _kvm_failed else kvm_verdict(qemu)
+        fallback = _kvm_failed or (None if probe["usable"] else probe["reason"])
+        if not fallback:
+            try:
+                r = _run(kernel, initrd, scenario, out, accel="kvm",
+                         kvm_watch=True, **kw)
+            except KvmBroken as e:
+                _kvm_failed = fallback = str(e)
+        if fallback:
+            _say_kvm_fallback(fallback)
     if r is None:
         # A tracer attached by on_start follows one QEMU: no restart then,
         # the run only says its clock broke. The last try runs regardless.
@@ -181,8 +307,10 @@ def run(kernel, initrd, scenario, out, accel=None, **kw):
             except ClockBroken:
                 pass
         r["clock_restarts"] = attempt
-        if _kvm_failed and accel is None:
-            r["kvm_fallback"] = _kvm_failed
+    if probe:
+        r["kvm_probe"] = probe
+    if fallback:
+        r["kvm_fallback"] = fallback
     with open(os.path.join(r["out"], "result.json"), "w") as f:
         json.dump(r, f, indent=1)
     return r
@@ -198,18 +326,17 @@ def _kvm_error(path):
 
 def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
          env=None, append="", accel="tcg", extra_qemu=None, on_sample=None,
-         kvm_probe=False, balloon=True, serial_socket=None, on_start=None,
+         kvm_watch=False, balloon=True, serial_socket=None, on_start=None,
          clock_check=False):
     """serial_socket: a unix socket path QEMU listens on (server, no wait)
     for a virtio-serial port named GUEST_PORT, which the guest sees as
     /dev/vportNpM (its name in /sys/class/virtio-ports/*/name).
     on_start(pid): called once QEMU is started, before sampling begins
-    (e.g. to attach a tracer); it may block."""
-    for what, path in (("kernel image", kernel), ("initramfs", initrd)):
-        if not os.path.isfile(path):
-            raise UsageError(f"{what} {path} not found (hint: make kernel guest)")
-    script = scenario_path(scenario)
-    qemu = qemu_binary()
+    (e.g. to attach a tracer); it may block.
+    kvm_watch: raise KvmBroken when QEMU exits or names KVM on stderr
+    before the guest is up. clock_check: raise ClockBroken when the
+    console says the guest lost its TSC."""
+    script, qemu = check_inputs(kernel, initrd, scenario)
 
     out = os.path.abspath(out)
     share = os.path.join(out, "share")
@@ -231,9 +358,7 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
     # TSC "skewed" against jiffies and falls back to a 4 ms jiffies clock,
     # which would make every nanosecond the tracepoints measure useless.
     cmdline = f"console=ttyS0 panic=-1 tsc=reliable {append}".strip()
-    cmd = [qemu, "-machine", f"q35,accel={accel}",
-           "-cpu", "host" if accel == "kvm" else "max",
-           "-m", str(mem), "-smp", str(smp),
+    cmd = [qemu, *machine_args(accel), "-m", str(mem), "-smp", str(smp),
            "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
            "-nodefaults", "-no-reboot", "-display", "none",
            "-serial", f"file:{console}",
@@ -279,7 +404,7 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
                     seen.add(name)
                     result["markers"][name] = round(now, 3)
             exited = proc.poll() is not None
-            if kvm_probe and "boot" not in seen and (exited or int(now * 20) % 10 == 0):
+            if kvm_watch and "boot" not in seen and (exited or int(now * 20) % 10 == 0):
                 why = _kvm_error(os.path.join(out, "qemu.stderr"))
                 if why or exited:
                     raise KvmBroken(why or f"QEMU exited {proc.returncode} under KVM")
