@@ -1,5 +1,5 @@
 """The VM runner: bad input, timeouts, teardown, KVM proven before use,
-and its maths."""
+the TCG guest's clock, and its maths."""
 import json
 import os
 import signal
@@ -276,3 +276,33 @@ def test_runs_fall_back_to_tcg_once_per_process(kernel, initrd, kvm_env,
     assert starts() == 3            # one probe, two TCG boots
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "KVM not usable" in err[0] and "silent" in err[0], err
+
+
+# ---- the TCG guest's clock ------------------------------------------------
+
+def test_host_tsc_rate_is_measured_steadily():
+    a, b = pagehint_vm._measure_tsc_khz(), pagehint_vm._measure_tsc_khz()
+    assert a > 100_000 and abs(a - b) / a < 1e-4, (a, b)
+
+
+@pytest.mark.vm
+def test_tcg_guest_runs_on_the_hosts_tsc_rate(kernel, initrd):
+    """Under TCG the guest is told the host's TSC rate: it keeps its TSC
+    clock, and a 1 s sleep timed by it takes 1 s of the host's clock
+    (the markers' guest CLOCK_MONOTONIC against their host mtimes)."""
+    r = pagehint_vm.run(kernel, initrd, "clock",
+                        os.path.join(RUNS, "runner-tsc"), accel="tcg",
+                        timeout=120)
+    assert r["ok"], r.get("error")
+    khz = pagehint_vm.host_tsc_khz()
+    assert r["tsc_early_khz"] == khz
+    with open(os.path.join(r["out"], "console.log"), errors="replace") as f:
+        assert f"Detected {khz // 1000}.{khz % 1000:03d} MHz" in f.read()
+    with open(os.path.join(r["outdir"], "clocksource")) as f:
+        assert f.read().strip() in ("tsc", "tsc-early")
+    assert not r["clock_broken"] and r["clock_restarts"] == 0
+    marks = [os.path.join(r["outdir"], n) for n in ("touched.1", "freed.1")]
+    guest = [int(open(m).read()) for m in marks]
+    host = [os.stat(m).st_mtime_ns for m in marks]
+    ratio = (guest[1] - guest[0]) / (host[1] - host[0])
+    assert abs(ratio - 1) < 0.02, f"guest clock / host clock = {ratio:.4f}"

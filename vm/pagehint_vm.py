@@ -19,6 +19,7 @@ failed, timed out or the kernel log has a splat, 2 bad usage.
 import argparse
 import ctypes
 import json
+import mmap
 import os
 import re
 import shutil
@@ -71,12 +72,20 @@ PROBE_S = 3.0
 # SeaBIOS on q35 (AHCI) does not boot a disk smaller than this.
 PROBE_DISK = 1 << 20
 
-# Under TCG the guest calibrates its TSC against the emulated PIT; on a
-# busy host that can fail, and with no HPET or ACPI PM timer in the
-# guest the kernel then runs on a jiffies clock: every duration the
-# page_hinting events carry becomes 0. Such a boot is started again.
+# Under TCG the guest's TSC is the host's own (QEMU's rdtsc returns
+# cpu_get_host_ticks() unless -icount), but the guest kernel does not
+# know its rate and calibrates it against the emulated PIT, which fails
+# now and then on a busy host ("Unable to calibrate against PIT", then
+# "Marking TSC unstable"); with no HPET or ACPI PM timer in the guest it
+# then runs on a jiffies clock and every duration the page_hinting
+# events carry is 0 or 4 ms. So the runner measures the host's TSC rate
+# and hands it to the guest (tsc_early_khz=, see host_tsc_khz()). The
+# console check below stays as a safety net: such a boot is started
+# again, and flagged in result.json.
 CLOCK_BROKEN_RE = re.compile(r"Marking TSC unstable")
 CLOCK_TRIES = 3
+CLOCKSOURCE_RE = re.compile(r"clocksource: Switched to clocksource (\S+)")
+JIFFY_CLOCKS = ("jiffies", "refined-jiffies")
 
 
 class ClockBroken(Exception):
@@ -206,6 +215,52 @@ def _say_kvm_fallback(why):
         _kvm_fallback_said = True
 
 
+_tsc_khz = None
+
+
+def host_tsc_khz():
+    """The host's TSC rate in kHz, which is the TCG guest's TSC rate.
+
+    Measured, not read from dmesg or /proc/cpuinfo (neither is always
+    there or right, e.g. on a host that is itself a VM): rdtsc against
+    CLOCK_MONOTONIC over 0.1 s, each end taken from the tightest of 100
+    (clock, rdtsc, clock) triples. CLOCK_MONOTONIC is the clock QEMU's
+    emulated timers (PIT, local APIC) and so the guest's jiffies follow.
+    None when the host's TSC does not tick at a constant rate.
+    Measured once per process."""
+    global _tsc_khz
+    if _tsc_khz is None:
+        with open("/proc/cpuinfo") as f:
+            flags = next((l.split() for l in f if l.startswith("flags")), [])
+        _tsc_khz = _measure_tsc_khz() if "constant_tsc" in flags else 0
+    return _tsc_khz or None
+
+
+def _measure_tsc_khz():
+    # rdtsc; shl rdx,32; or rax,rdx; ret
+    code = bytes.fromhex("0f31" "48c1e220" "4809d0" "c3")
+    page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE
+                     | mmap.PROT_EXEC)
+    page.write(code)
+    rdtsc = ctypes.CFUNCTYPE(ctypes.c_uint64)(
+        ctypes.addressof(ctypes.c_char.from_buffer(page)))
+
+    def pair():
+        best = None
+        for _ in range(100):
+            a = time.monotonic_ns()
+            tsc = rdtsc()
+            b = time.monotonic_ns()
+            if best is None or b - a < best[0]:
+                best = (b - a, tsc, (a + b) // 2)
+        return best[1:]
+
+    tsc0, ns0 = pair()
+    time.sleep(0.1)
+    tsc1, ns1 = pair()
+    return round((tsc1 - tsc0) * 1e6 / (ns1 - ns0))
+
+
 def rss_kib(pid):
     """VmRSS of a process in KiB, None once it is gone."""
     try:
@@ -226,16 +281,25 @@ def _die_with_parent():
     os.setpgrp()
 
 
-def clock_broken(console):
-    """The console line saying the guest lost its TSC clock, or None."""
+def _console_lines(console):
     try:
         with open(console, errors="replace") as f:
-            for line in f:
-                if CLOCK_BROKEN_RE.search(line):
-                    return line.strip()
+            return f.read().splitlines()
     except FileNotFoundError:
-        pass
-    return None
+        return []
+
+
+def clock_broken(console):
+    """The console line saying the guest lost its TSC clock, or None."""
+    return next((l.strip() for l in _console_lines(console)
+                 if CLOCK_BROKEN_RE.search(l)), None)
+
+
+def guest_clocksource(console):
+    """The clocksource the guest kernel last switched to, or None."""
+    found = [m.group(1) for m in map(CLOCKSOURCE_RE.search,
+                                     _console_lines(console)) if m]
+    return found[-1] if found else None
 
 
 def find_splats(*texts):
@@ -273,13 +337,17 @@ def check_inputs(kernel, initrd, scenario):
     return scenario_path(scenario), qemu_binary()
 
 
-def run(kernel, initrd, scenario, out, accel=None, **kw):
+def run(kernel, initrd, scenario, out, accel=None, pin_tsc=True,
+        clock_tries=CLOCK_TRIES, **kw):
     """Run a scenario; see _run for the other arguments.
 
     accel=None: KVM where kvm_verdict() proved it can run a guest, else
     TCG, with the reason in result["kvm_fallback"] and one line on stderr
     per process. A KVM boot that fails all the same (QEMU exits or names
     KVM on stderr before the guest is up) is repeated under TCG.
+    pin_tsc: under TCG, tell the guest the host's TSC rate instead of
+    letting it calibrate (False only to measure how the old way fares).
+    clock_tries: TCG boots to try while the guest loses its TSC clock.
     """
     global _kvm_failed
     _, qemu = check_inputs(kernel, initrd, scenario)
@@ -296,13 +364,14 @@ def run(kernel, initrd, scenario, out, accel=None, **kw):
         if fallback:
             _say_kvm_fallback(fallback)
     if r is None:
+        tsc_khz = host_tsc_khz() if pin_tsc else None
         # A tracer attached by on_start follows one QEMU: no restart then,
         # the run only says its clock broke. The last try runs regardless.
-        tries = 1 if kw.get("on_start") else CLOCK_TRIES
+        tries = 1 if kw.get("on_start") else clock_tries
         for attempt in range(tries):
             try:
                 r = _run(kernel, initrd, scenario, out, accel=accel or "tcg",
-                         clock_check=attempt < tries - 1, **kw)
+                         tsc_khz=tsc_khz, clock_check=attempt < tries - 1, **kw)
                 break
             except ClockBroken:
                 pass
@@ -327,7 +396,7 @@ def _kvm_error(path):
 def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
          env=None, append="", accel="tcg", extra_qemu=None, on_sample=None,
          kvm_watch=False, balloon=True, serial_socket=None, on_start=None,
-         clock_check=False):
+         clock_check=False, tsc_khz=None):
     """serial_socket: a unix socket path QEMU listens on (server, no wait)
     for a virtio-serial port named GUEST_PORT, which the guest sees as
     /dev/vportNpM (its name in /sys/class/virtio-ports/*/name).
@@ -335,7 +404,8 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
     (e.g. to attach a tracer); it may block.
     kvm_watch: raise KvmBroken when QEMU exits or names KVM on stderr
     before the guest is up. clock_check: raise ClockBroken when the
-    console says the guest lost its TSC."""
+    console says the guest lost its TSC. tsc_khz: the guest's TSC rate
+    (TCG), passed as tsc_early_khz=."""
     script, qemu = check_inputs(kernel, initrd, scenario)
 
     out = os.path.abspath(out)
@@ -357,7 +427,14 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
     # tsc=reliable: under TCG the clocksource watchdog finds the emulated
     # TSC "skewed" against jiffies and falls back to a 4 ms jiffies clock,
     # which would make every nanosecond the tracepoints measure useless.
-    cmdline = f"console=ttyS0 panic=-1 tsc=reliable {append}".strip()
+    # tsc_early_khz: the guest takes the TSC rate as given and skips its
+    # PIT calibration (arch/x86/kernel/tsc.c, determine_cpu_tsc_frequencies);
+    # with no HPET or PM timer the later refinement has no reference and
+    # keeps it.
+    cmdline = "console=ttyS0 panic=-1 tsc=reliable"
+    if tsc_khz:
+        cmdline += f" tsc_early_khz={tsc_khz}"
+    cmdline = f"{cmdline} {append}".strip()
     cmd = [qemu, *machine_args(accel), "-m", str(mem), "-smp", str(smp),
            "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
            "-nodefaults", "-no-reboot", "-display", "none",
@@ -374,7 +451,8 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
 
     result = {"kernel": os.path.abspath(kernel), "initrd": os.path.abspath(initrd),
               "scenario": scenario, "env": env or {}, "accel": accel,
-              "mem_mib": mem, "smp": smp, "balloon": balloon, "qemu_cmd": cmd,
+              "mem_mib": mem, "smp": smp, "balloon": balloon,
+              "tsc_early_khz": tsc_khz, "qemu_cmd": cmd,
               "markers": {}, "rss": []}
     outdir = os.path.join(share, "out")
     seen = set()
@@ -449,7 +527,9 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
     with open(console, errors="replace") as f:
         cons = f.read()
     result["splats"] = sorted(set(find_splats(dmesg, cons)))
-    result["clock_broken"] = clock_broken(console) is not None
+    result["clocksource"] = guest_clocksource(console)
+    result["clock_broken"] = (clock_broken(console) is not None
+                              or result["clocksource"] in JIFFY_CLOCKS)
     result["ok"] = (result["guest_rc"] == 0 and not timed_out
                     and not result["splats"])
     if result["guest_rc"] is None and not timed_out:
