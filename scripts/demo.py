@@ -84,7 +84,7 @@ class Tour:
             self.stdout.close()
             self.stderr.close()
             self.host = None
-            return      # QEMU died at once (KVM probe): retried under TCG
+            return      # QEMU died at once (KVM failed): retried under TCG
         print(f"hintstat host attached to QEMU pid {pid}\n")
         print(f"{'time':>6}  {'phase':<26}{'guest':>7}{'host':>7}{'RSS':>7}"
               f"{'refault':>8}  stream   (MiB)")
@@ -133,6 +133,17 @@ class Tour:
             self.lines = [json.loads(l) for l in f]
 
 
+def guest_clock_problem(r):
+    """Why the guest's own durations were not measured, or None: on a
+    jiffies clock every duration the events carry is 0 or a 4 ms step."""
+    cs = r.get("clocksource")
+    if cs in pagehint_vm.JIFFY_CLOCKS:
+        return f"the guest kernel ran on the {cs} clock, not its TSC"
+    if r.get("clock_broken"):
+        return "the guest kernel lost its TSC clock (\"Marking TSC unstable\")"
+    return None
+
+
 def summary(r, tour):
     out = r["outdir"]
     t = tour.lines[-1]["total"]
@@ -175,7 +186,10 @@ def summary(r, tour):
     ev = tracefile.parse(open(os.path.join(out, "trace.txt"), errors="replace").read())
     lock = [e["lock_ns"] for e in ev if e.name in ("fill", "drain")]
     react = [e["duration_ns"] for e in ev if e.name == "react"]
-    if lock and react:
+    why = guest_clock_problem(r)
+    if why and (lock or react):
+        print(f"  guest: zone lock hold -, device call - (not measured: {why})")
+    elif lock and react:
         print(f"  guest: zone lock hold p50 {fmt_ns(tracefile.percentile(lock, 50))}, "
               f"p99 {fmt_ns(tracefile.percentile(lock, 99))}; device call p50 "
               f"{fmt_ns(tracefile.percentile(react, 50))}, p99 "

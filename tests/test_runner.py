@@ -1,11 +1,13 @@
 """The VM runner: bad input, timeouts, teardown, KVM proven before use,
 the TCG guest's clock, and its maths."""
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -306,3 +308,43 @@ def test_tcg_guest_runs_on_the_hosts_tsc_rate(kernel, initrd):
     host = [os.stat(m).st_mtime_ns for m in marks]
     ratio = (guest[1] - guest[0]) / (host[1] - host[0])
     assert abs(ratio - 1) < 0.02, f"guest clock / host clock = {ratio:.4f}"
+
+
+def load_demo():
+    spec = importlib.util.spec_from_file_location(
+        "demo", os.path.join(TOP, "scripts", "demo.py"))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    return demo
+
+
+FILL = ("kworker/0:1-20 [000] ..... 10.000001: page_hinting_fill: nid=0 "
+        "zone=Normal order=9 mt=1 entries=32 bytes=67108864 lock_ns={}\n")
+REACT = ("kworker/0:1-20 [000] ..... 10.000002: page_hinting_react: "
+         "entries=32 bytes=67108864 duration_ns={} err=0\n")
+
+
+@pytest.mark.parametrize("clock,figures", [
+    ({"clock_broken": True, "clocksource": "refined-jiffies"}, False),
+    ({"clock_broken": True, "clocksource": "tsc-early"}, False),
+    ({"clock_broken": False, "clocksource": "tsc"}, True)])
+def test_demo_prints_no_figure_a_broken_clock_did_not_measure(tmp_path, capsys,
+                                                             clock, figures):
+    ns = 0 if not figures else 5000
+    (tmp_path / "vmstat.end").write_text("page_hinting_reported 16384\n")
+    (tmp_path / "trace.txt").write_text(FILL.format(ns) + REACT.format(ns))
+    total = {"discarded_bytes": 16384 * 4096, "discard_calls": 1,
+             "outside_bytes": 0, "outside_calls": 0, "refaults": 0,
+             "refault_bytes": 0}
+    line = {"total": total, "guest": {"stream": "gone"},
+            "hist": {"discard_ns": []}, "rss_bytes": 1 << 30}
+    load_demo().summary({"outdir": str(tmp_path), **clock},
+                        types.SimpleNamespace(lines=[line]))
+    out = capsys.readouterr().out
+    guest = [l for l in out.splitlines() if "zone lock hold" in l]
+    assert len(guest) == 1
+    if figures:
+        assert "p50 5.0 us" in guest[0]
+    else:
+        assert "zone lock hold -, device call - (not measured: " in guest[0]
+        assert " us" not in guest[0]
