@@ -431,4 +431,44 @@ int BPF_KRETPROBE(fb_react_kretprobe, int ret)
 	return 0;
 }
 
+/*
+ * Workqueue mode: kernels with neither the page_hinting events nor
+ * fentry nor kprobes still run each pass as the work item
+ * page_reporting_process. tp_btf reads work->func directly, without
+ * bpf_probe_read_kernel() (refused under lockdown=confidentiality) and
+ * without tracefs. User space sets wq_func from /proc/kallsyms.
+ */
+const volatile __u64 wq_func = 0;
+struct hs_wq_pass wq_pass = {};
+
+SEC("tp_btf/workqueue_execute_start")
+int BPF_PROG(wq_pass_start, struct work_struct *work)
+{
+	if (!wq_func || (__u64)work->func != wq_func)
+		return 0;
+	wq_pass.work = (__u64)work;
+	wq_pass.start_ns = bpf_ktime_get_ns();
+	wq_pass.active = 1;
+	return 0;
+}
+
+/*
+ * The work item may be freed by its function, so the end is matched by
+ * its address alone (older kernels' event has no function argument).
+ * The workqueue never runs one work item twice at once.
+ */
+SEC("tp_btf/workqueue_execute_end")
+int BPF_PROG(wq_pass_end, struct work_struct *work)
+{
+	__u64 now = bpf_ktime_get_ns();
+	EVENT(e, HS_EV_PASS);
+
+	if (!wq_pass.active || wq_pass.work != (__u64)work)
+		return 0;
+	wq_pass.active = 0;
+	e.ns = now - wq_pass.start_ns;
+	emit(&e);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -202,3 +202,63 @@ def test_record_report_equals_the_live_bpf_totals(hs_run, out):
     for k in ("passes", "batches", "bytes", "fills", "reacts", "drains",
               "cycles", "zones"):
         assert live[k] == out.total[k], k
+
+
+def test_workqueue_mode_passes_equal_the_trace(hs_run, trace):
+    """--mode workqueue over the same window: its passes come from the
+    workqueue tracepoints (page_reporting_process work items), the
+    trace's from page_hinting_pass; each work item encloses its pass, so
+    its duration is at least the event's."""
+    assert hs_run.file("workqueue.rc").strip() == "0", hs_run.file("workqueue.err")
+    assert "hintstat: mode: tracepoint-only (workqueue, kpageflags)" in \
+        hs_run.file("workqueue.err")
+    lines = [json.loads(l) for l in hs_run.file("workqueue.json").splitlines()]
+    total = lines[-1]["total"]
+    passes = by_name(trace, "pass")
+    assert total["passes"] == len(passes) >= 1
+    assert sum(o["hist_sum"]["pass_ns"] for o in lines) >= \
+        sum(e.fields["duration_ns"] for e in passes)
+    for o in lines:
+        assert o["mode"] == "workqueue"
+        for k in ("bytes", "batches", "reacts", "requests", "fills"):
+            assert o[k] is None and o["total"][k] is None, k
+        assert o["hist"]["react_ns"] is None
+        assert o["reported_now"]["bytes"] >= 0
+
+
+def zoneinfo_reported(text, page=4096):
+    """{(zone, order): bytes} from the series' zoneinfo "reported" lines
+    (reported blocks per order, as in buddyinfo)."""
+    out, zone = {}, None
+    for line in text.splitlines():
+        w = line.split()
+        if w[0] == "Node":
+            zone = w[3]
+        elif w[0] == "reported":
+            for order, n in enumerate(int(x) for x in w[1:]):
+                if n:
+                    out[zone, order] = n * (page << order)
+    return out
+
+
+def test_kpageflags_scan_equals_the_series_counts(hs_run):
+    """The workqueue mode reads reported blocks from /proc/kpageflags and
+    infers each block's order from the buddy layout; the series counts
+    them exactly per zone and order. Taken back to back while reporting
+    is idle: equal, block for block."""
+    for n in range(1, 6):
+        if not hs_run.has(f"zoneinfo-{n}-before"):
+            break
+        before = hs_run.file(f"zoneinfo-{n}-before")
+        if before != hs_run.file(f"zoneinfo-{n}-after"):
+            continue
+        o = json.loads(hs_run.file(f"kpf-{n}.json").splitlines()[-1])
+        scan = {(z["zone"], z["order"]): z["bytes"]
+                for z in o["reported_now"]["zones"]}
+        want = zoneinfo_reported(before)
+        print(f"try {n}: kpageflags {scan}; zoneinfo {want}")
+        assert sum(want.values()) >= FREE_MIB * MIB // 2
+        assert scan == want
+        assert o["reported_now"]["bytes"] == sum(want.values())
+        return
+    pytest.fail("the reported counts changed during every scan")

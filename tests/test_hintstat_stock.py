@@ -277,3 +277,45 @@ def test_prometheus_over_http(stock_run):
     # batch), no lock hold histograms.
     assert "# TYPE pagehint_hinted_bytes_total counter" in m
     assert "pagehint_fill_lock_hold_seconds" not in m
+
+
+def test_workqueue_mode_passes_equal_the_fentry_passes(stock_run):
+    """The tracepoint-only mode (workqueue tracepoints, no fentry or
+    kprobe), forced on the same kernel over a window enclosing the fentry
+    run's, over a quiet system: the same passes, counted independently
+    (fentry on page_reporting_process vs tp_btf on the workqueue)."""
+    run, _, _ = stock_run
+    assert run.file("workqueue.rc").strip() == "0", run.file("workqueue.err")
+    assert "hintstat: mode: tracepoint-only (workqueue, kpageflags)" in \
+        run.file("workqueue.err")
+    lines, wq = totals(run, "workqueue.json")
+    _, fentry = totals(run, "hintstat.json")
+    assert wq["passes"] == fentry["passes"] >= 1
+    for o in lines:
+        assert o["mode"] == "workqueue"
+        assert o["bytes"] is None and o["total"]["batches"] is None
+        assert o["reported_now"] is not None
+
+
+def test_workqueue_reported_bytes_match_host_discards(stock_run):
+    """After one free and no reallocation, the memory /proc/kpageflags
+    shows reported rose by what QEMU discarded inside guest RAM over the
+    window, within 2 % (a reported block that merges with a newly freed
+    buddy loses its flag and is reported, so discarded, again). The rise
+    is taken from the lowest reading, while memhog held its memory."""
+    run, watch, host = stock_run
+    lines, _ = totals(run, "workqueue.json")
+    now = [o["reported_now"]["bytes"] for o in lines]
+    rise = now[-1] - min(now)
+    lo, hi = watch.ram
+    start = watch.t0 + run.marker_host("window-start")
+    end = watch.t0 + run.marker_host("window-end")
+    discarded = 0
+    for kind, pid, ts, a in host.records():
+        if pid == watch.pid and start <= ts <= end and kind == "M" and \
+                a[2] in (MADV_DONTNEED, MADV_REMOVE):
+            discarded += max(0, min(a[0] + a[1], hi) - max(a[0], lo))
+    print(f"kpageflags: reported {min(now)} -> {now[-1]} bytes (+{rise}); "
+          f"host: {discarded} bytes discarded inside guest RAM")
+    assert discarded >= FREE_MIB * MIB // 2
+    assert abs(rise - discarded) <= 0.02 * discarded

@@ -5,7 +5,8 @@
 #   MIB       MiB to allocate, touch and free (523: a prime)
 #   HOLD_MS   hold the touched memory before freeing (1000)
 #   QUIET     seconds without a pass that mean reporting is idle (8)
-# Out: hintstat.json (-j -e, fentry), hintstat.rec (record, kprobe) and
+# Out: hintstat.json (-j -e, fentry), workqueue.json (--mode workqueue,
+# attached first, stopped last), hintstat.rec (record, kprobe) and
 # record.json (its live -j view), watch.json, *.rc, *.err; markers
 # window-start and window-end (the host timestamps them).
 . /mnt/scenario-lib.sh
@@ -54,6 +55,9 @@ grep -o 'mode: .*' $OUT/watch.err > $OUT/mode
 
 # The window: hintstat in auto mode (fentry on this kernel) and a record
 # forced to kprobes, both attached before it starts, stopped after it.
+hintstat -j --mode workqueue 1 > $OUT/workqueue.json 2> $OUT/workqueue.err &
+Q=$!
+wait_attached $Q $OUT/workqueue.err
 hintstat record -o $OUT/hintstat.rec --mode kprobe -j 1 \
 	> $OUT/record.json 2> $OUT/record.err &
 R=$!
@@ -73,6 +77,11 @@ echo $? > $OUT/hintstat.rc
 kill -TERM $R
 wait $R
 echo $? > $OUT/record.rc
+# A last interval after the others stopped: what is reported at the end.
+sleep 1.5
+kill -TERM $Q
+wait $Q
+echo $? > $OUT/workqueue.rc
 hintstat report $OUT/hintstat.rec -j > $OUT/report.json 2> $OUT/report.err
 echo $? > $OUT/report.rc
 

@@ -7,6 +7,8 @@
 #   FALLBACK  1: also run hintstat in the fallback mode (--mode fentry)
 #             over the same window, to fallback.json (0)
 # Out: hintstat.json (-j -e -S: intervals, events, BPF run time),
+# workqueue.json (--mode workqueue over the same window), kpf-N.json and
+# zoneinfo-N (its kpageflags scan and the series' counts, back to back),
 # hintstat.rec (record), record.json (its live view), report.json,
 # hintstat.txt (-H -Z -T: tables, histograms per zone), hintstat.prom,
 # trace.txt, *.rc, *.err.
@@ -34,7 +36,12 @@ HS_TEXT=$!
 hintstat record -o $OUT/hintstat.rec -j "$INTERVAL" > $OUT/record.json \
 	2> $OUT/record.err &
 HS_REC=$!
-ERRS="$OUT/hintstat.err $OUT/hintstat-text.err $OUT/record.err"
+# The tracepoint-only mode over the same window: its passes come from
+# the workqueue tracepoints, the trace's from page_hinting_pass.
+hintstat -j --mode workqueue "$INTERVAL" > $OUT/workqueue.json \
+	2> $OUT/workqueue.err &
+HS_WQ=$!
+ERRS="$OUT/hintstat.err $OUT/hintstat-text.err $OUT/record.err $OUT/workqueue.err"
 HS_FB=
 if [ "$FALLBACK" = 1 ]; then
 	hintstat -j --mode fentry "$INTERVAL" > $OUT/fallback.json \
@@ -49,7 +56,7 @@ all_attached() {
 }
 i=0
 until all_attached; do
-	for p in $HS_JSON $HS_TEXT $HS_REC $HS_FB; do
+	for p in $HS_JSON $HS_TEXT $HS_REC $HS_WQ $HS_FB; do
 		kill -0 $p 2>/dev/null && continue
 		echo "hintstat exited early"
 		cat $ERRS
@@ -89,9 +96,11 @@ done
 echo done > $OUT/idle
 
 # Both print their last (partial) interval on SIGTERM and exit 0.
-kill -TERM $HS_JSON $HS_TEXT $HS_REC $HS_FB
+kill -TERM $HS_JSON $HS_TEXT $HS_REC $HS_WQ $HS_FB
 wait $HS_JSON
 echo $? > $OUT/hintstat.rc
+wait $HS_WQ
+echo $? > $OUT/workqueue.rc
 wait $HS_TEXT
 echo $? > $OUT/hintstat-text.rc
 wait $HS_REC
@@ -103,4 +112,17 @@ fi
 hintstat report $OUT/hintstat.rec -j > $OUT/report.json 2> $OUT/report.err
 echo $? > $OUT/report.rc
 cat $T/trace > $OUT/trace.txt
+
+# The kpageflags scan against the series' exact counts (zoneinfo
+# "reported", blocks per order), read just before and after it. Starting
+# hintstat allocates and its exit frees, which can unflag a reported
+# block: a try whose two readings differ is taken again.
+zi_reported() { grep -E '^Node|^ +reported' /proc/zoneinfo; }
+for n in 1 2 3 4 5; do
+	zi_reported > $OUT/zoneinfo-$n-before
+	hintstat --mode workqueue -j 0.2 1 > $OUT/kpf-$n.json 2> $OUT/kpf-$n.err ||
+		{ cat $OUT/kpf-$n.err; exit 1; }
+	zi_reported > $OUT/zoneinfo-$n-after
+	cmp -s $OUT/zoneinfo-$n-before $OUT/zoneinfo-$n-after && break
+done
 exit 0

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <argp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "report.h"
 #include "record.h"
 #include "cli.h"
+#include "kpageflags.h"
 #include "hintstat.skel.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
@@ -34,6 +36,10 @@
 #define BALLOON_FN "virtballoon_free_page_report"
 #define PASS_FN "page_reporting_process"
 #define MAX_LINKS 16
+#define KPAGEFLAGS "/proc/kpageflags"
+#define REPORTING_ORDER "/sys/module/page_reporting/parameters/page_reporting_order"
+#define CLOCKSOURCE "/sys/devices/system/clocksource/clocksource0/current_clocksource"
+#define KPROBE_PMU "/sys/bus/event_source/devices/kprobe"
 
 enum hs_cmd { CMD_LIVE, CMD_RECORD, CMD_REPORT };
 /* --mode: which programs to load; auto tries them in this order. */
@@ -57,6 +63,13 @@ static struct hintstat_bpf *skel;
 static struct hs_snapshot names;	/* zone names for streamed events */
 static unsigned long long received[HS_NR_EVENT_TYPES];
 static struct bpf_link *links[MAX_LINKS];
+/* Why each mechanism was not used, for the error when none works. */
+static char why_fentry[96], why_kprobe[96];
+/* Workqueue mode: the kpageflags scan, its last result; -1: no scan. */
+static int kpf_fd = -1;
+static struct hs_kpf_cfg kpf_cfg;
+static struct hs_reported_now last_now;
+static char clocksource[HS_CLOCKSOURCE_LEN];
 
 const char *argp_program_version = "hintstat 0.2";
 const char *argp_program_bug_address = "the pagehint project's issue tracker";
@@ -76,8 +89,13 @@ const char argp_program_doc[] =
 "report callback: passes, batches, bytes, errors and the pass and device\n"
 "call times, '-' (JSON null) for the rest (mode: fallback). Bytes are\n"
 "attributed to the zone and to the order of the free list a batch was\n"
-"completed on. p50/p99 are upper bounds of log2 buckets (the true value\n"
-"is at most that, more than half of it).\n"
+"completed on. With neither fentry nor kprobes (locked-down or production\n"
+"kernels) it runs on what every kernel with free page reporting has (mode:\n"
+"workqueue): passes and their durations from the workqueue tracepoints,\n"
+"and the memory reported now, by zone and order, from /proc/kpageflags.\n"
+"p50/p99 are upper bounds of log2 buckets (the true value is at most\n"
+"that, more than half of it). On a jiffies clocksource every duration is\n"
+"marked unreliable ('*', JSON clock.reliable false).\n"
 "\n"
 "record streams every event to FILE (and prints what the live view\n"
 "prints); report replays FILE through the same aggregation and prints the\n"
@@ -93,6 +111,7 @@ const char argp_program_doc[] =
 "    hintstat --prom /run/pagehint.prom 10  # Prometheus file every 10 s\n"
 "    hintstat --prom :9669 # serve Prometheus on http://HOST:9669/metrics\n"
 "    hintstat --mode kprobe  # force the kprobe fallback\n"
+"    hintstat --mode workqueue 5  # workqueue tracepoints + kpageflags\n"
 "    hintstat record -o ci.hsrec -d 60 > /dev/null  # record 60 s\n"
 "    hintstat report ci.hsrec -j  # its totals as one JSON line\n"
 "    hintstat -T -S        # timestamps, BPF run time per program\n";
@@ -103,7 +122,7 @@ static const struct argp_option opts[] = {
 	{ "per-zone", 'Z', NULL, 0, "With -H: a histogram per zone", 0 },
 	{ "events", 'e', NULL, 0, "Stream and print every event (ring buffer)", 0 },
 	{ "mode", OPT_MODE, "MODE", 0,
-	  "auto (default), tracepoints, fentry or kprobe", 0 },
+	  "auto (default), tracepoints, fentry, kprobe or workqueue", 0 },
 	{ "bpf-stats", 'S', NULL, 0, "Measure the BPF programs' run time", 0 },
 	{},
 };
@@ -148,8 +167,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			env.mode = HS_MODE_FENTRY;
 		else if (!strcmp(arg, "kprobe"))
 			env.mode = HS_MODE_KPROBE;
+		else if (!strcmp(arg, "workqueue"))
+			env.mode = HS_MODE_WORKQUEUE;
 		else
-			argp_error(state, "invalid mode '%s': want auto, tracepoints, fentry or kprobe",
+			argp_error(state, "invalid mode '%s': want auto, tracepoints, fentry, kprobe or workqueue",
 				   arg);
 		break;
 	case ARGP_KEY_ARG:
@@ -257,6 +278,14 @@ static int detect_mode(void)
 			 PASS_FN);
 		return -1;
 	}
+	if (env.mode == HS_MODE_WORKQUEUE)
+		return HS_MODE_WORKQUEUE;
+	/* Another reporting device (hv_balloon): only the workqueue sees it. */
+	if (!balloon_fn && env.mode == MODE_AUTO) {
+		snprintf(why_fentry, sizeof(why_fentry), "no %s()", BALLOON_FN);
+		snprintf(why_kprobe, sizeof(why_kprobe), "no %s()", BALLOON_FN);
+		return HS_MODE_WORKQUEUE;
+	}
 	if (!balloon_fn) {
 		hs_die_hint("modprobe virtio_balloon, and give the VM -device virtio-balloon-pci,free-page-reporting=on",
 			 "no page_hinting tracepoints, and no free page reporting device to fall back on (%s() not found: virtio_balloon not loaded?)",
@@ -273,7 +302,9 @@ static bool prog_in_mode(const struct bpf_program *prog, int mode)
 
 	switch (mode) {
 	case HS_MODE_TRACEPOINTS:
-		return !strncmp(sec, "tp_btf/", 7);
+		return !strncmp(sec, "tp_btf/page_hinting_", 20);
+	case HS_MODE_WORKQUEUE:
+		return !strncmp(sec, "tp_btf/workqueue_", 17);
 	case HS_MODE_FENTRY:
 		return !strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6);
 	case HS_MODE_KPROBE:
@@ -316,6 +347,57 @@ static void fallback_setup(struct hintstat_bpf *obj)
 }
 
 /*
+ * Workqueue mode: the pass function's address for the BPF side, and the
+ * kpageflags scan. Without the address nothing can be told apart: an
+ * error. Without kpageflags the passes still count; the reported bytes
+ * show as '-'.
+ */
+static int workqueue_setup(struct hintstat_bpf *obj, const char **what)
+{
+	const char *file;
+	bool found;
+	int err;
+
+	obj->rodata->wq_func = hs_kallsyms_addr("/proc/kallsyms", PASS_FN,
+						&found);
+	if (!obj->rodata->wq_func) {
+		*what = found ? "kallsyms (address hidden by kernel.kptr_restrict)" :
+				"kallsyms (no " PASS_FN ")";
+		return -ENOENT;
+	}
+	err = hs_kpf_setup(&kpf_cfg, "/proc/zoneinfo", "/proc/buddyinfo",
+			   REPORTING_ORDER, &file);
+	if (!err) {
+		kpf_fd = open(KPAGEFLAGS, O_RDONLY | O_CLOEXEC);
+		err = kpf_fd < 0 ? -errno : 0;
+		file = KPAGEFLAGS;
+	}
+	if (err)
+		fprintf(stderr, "hintstat: warning: %s: %s: reported bytes not shown (hint: a kernel with CONFIG_PROC_PAGE_MONITOR=y)\n",
+			file, strerror(-err));
+	return 0;
+}
+
+/* Workqueue mode: scan what is reported now into last_now. */
+static void scan_reported(void)
+{
+	struct hs_kpf_scan sc;
+
+	if (kpf_fd < 0)
+		return;
+	hs_kpf_read_order(&kpf_cfg, REPORTING_ORDER);
+	if (hs_kpf_scan(kpf_fd, &kpf_cfg, &sc)) {
+		last_now.valid = false;
+		return;
+	}
+	memcpy(last_now.bytes, sc.bytes, sizeof(last_now.bytes));
+	last_now.total = sc.total;
+	last_now.scan_ns = sc.ns;
+	last_now.reads = sc.reads;
+	last_now.valid = true;
+}
+
+/*
  * Open, load and attach the programs of one mode. 0, or -errno with
  * *what saying which step failed (the object is destroyed then).
  */
@@ -332,6 +414,11 @@ static int load_mode(int mode, struct hintstat_bpf **out, const char **what)
 		return errno ? -errno : -EINVAL;
 	}
 	obj->rodata->stream_events = env.events || env.cmd == CMD_RECORD;
+	if (mode == HS_MODE_WORKQUEUE) {
+		err = workqueue_setup(obj, what);
+		if (err)
+			goto fail;
+	}
 	bpf_object__for_each_program(prog, obj->obj)
 		bpf_program__set_autoload(prog, prog_in_mode(prog, mode));
 	err = hintstat_bpf__load(obj);
@@ -339,8 +426,12 @@ static int load_mode(int mode, struct hintstat_bpf **out, const char **what)
 		*what = "load";
 		goto fail;
 	}
-	if (mode != HS_MODE_TRACEPOINTS)
+	if (mode == HS_MODE_FENTRY || mode == HS_MODE_KPROBE)
 		fallback_setup(obj);
+	/* The BPF side names a zone at its first fill: none here. */
+	if (mode == HS_MODE_WORKQUEUE)
+		hs_zone_names_from_zoneinfo("/proc/zoneinfo",
+					    obj->bss->zone_names);
 	bpf_object__for_each_program(prog, obj->obj) {
 		if (!prog_in_mode(prog, mode))
 			continue;
@@ -366,7 +457,25 @@ fail:
 	return err;
 }
 
-/* Load the mode detect_mode() chose; fentry falls back to kprobe in auto. */
+/* "what: error" into buf, for the message when no mode works. */
+static void note_why(char *buf, size_t len, const char *what, int err)
+{
+	snprintf(buf, len, "%s: %s", what, strerror(-err));
+}
+
+/* kprobes: "not built in" when the kernel has no kprobe PMU. */
+static void note_why_kprobe(const char *what, int err)
+{
+	if (access(KPROBE_PMU, F_OK))
+		snprintf(why_kprobe, sizeof(why_kprobe), "not built in");
+	else
+		note_why(why_kprobe, sizeof(why_kprobe), what, err);
+}
+
+/*
+ * Load the mode detect_mode() chose. In auto, fentry falls back to
+ * kprobes and kprobes to the workqueue tracepoints, each failure noted.
+ */
 static struct hintstat_bpf *load_bpf(int *mode)
 {
 	struct hintstat_bpf *obj;
@@ -375,25 +484,37 @@ static struct hintstat_bpf *load_bpf(int *mode)
 
 	err = load_mode(*mode, &obj, &what);
 	if (err && *mode == HS_MODE_FENTRY && env.mode == MODE_AUTO) {
-		if (hs_opt.verbose)
-			fprintf(stderr, "hintstat: fentry refused (%s: %s), trying kprobes\n",
-				what, strerror(-err));
+		note_why(why_fentry, sizeof(why_fentry), what, err);
 		*mode = HS_MODE_KPROBE;
 		err = load_mode(*mode, &obj, &what);
 	}
-	if (!err)
+	if (err && *mode == HS_MODE_KPROBE && env.mode == MODE_AUTO) {
+		note_why_kprobe(what, err);
+		*mode = HS_MODE_WORKQUEUE;
+		err = load_mode(*mode, &obj, &what);
+	}
+	if (!err) {
+		if (why_fentry[0] && env.mode == MODE_AUTO)
+			fprintf(stderr, "hintstat: no page_hinting events; fentry: %s; kprobes: %s\n",
+				why_fentry, why_kprobe);
 		return obj;
-	if (!strcmp(what, "load"))
+	}
+	if (why_fentry[0])
+		hs_die_hint("rerun with -v for libbpf's log; a kernel with the pagehint series shows everything",
+			 "nothing to trace with: no page_hinting events; fentry: %s; kprobes: %s; workqueue: %s: %s",
+			 why_fentry, why_kprobe, what, strerror(-err));
+	else if (!strcmp(what, "load"))
 		hs_die_hint("rerun with -v for libbpf's log and the verifier's",
 			 "the kernel refused the BPF programs (mode %s): %s",
 			 hs_mode_name(*mode, false), strerror(-err));
-	else if (!strcmp(what, "attach"))
+	else if (!strcmp(what, "attach") || !strcmp(what, "open"))
 		hs_die_hint("rerun with -v for libbpf's log",
-			 "cannot attach the BPF programs (mode %s): %s",
+			 "cannot %s the BPF programs (mode %s): %s", what,
 			 hs_mode_name(*mode, false), strerror(-err));
 	else
-		hs_die_hint("rerun with -v for libbpf's log",
-			 "cannot open the BPF object: %s", strerror(-err));
+		hs_die_hint("run as root with kernel.kptr_restrict at 0 or 1",
+			 "cannot find the reporting work (mode %s): %s",
+			 hs_mode_name(*mode, false), what);
 	return NULL;
 }
 
@@ -427,6 +548,8 @@ static void take_snapshot(struct hs_snapshot *s, const struct hintstat_bpf *obj)
 	memcpy(s->zone_names, obj->bss->zone_names, sizeof(s->zone_names));
 	memcpy(s->events, received, sizeof(s->events));
 	s->mode = run_mode;
+	s->now = last_now;
+	memcpy(s->clocksource, clocksource, sizeof(s->clocksource));
 }
 
 /* Run count and time of each program (-S): a JSON member or a table. */
@@ -491,6 +614,8 @@ static int print_interval(const struct hintstat_bpf *obj,
 	size_t extra_len = 0;
 	FILE *mem;
 
+	scan_reported();
+	hs_read_clocksource(CLOCKSOURCE, clocksource, sizeof(clocksource));
 	take_snapshot(&cur, obj);
 	if (hs_opt.json && env.bpf_stats) {
 		/* Read with the snapshot, so the counts line up with it. */
@@ -673,11 +798,20 @@ int main(int argc, char **argv)
 	}
 
 	t_start = t_prev = hs_now_mono();
+	/* The first interval's change is from what was reported at start. */
+	scan_reported();
+	prev.now = last_now;
 	if (env.cmd == CMD_RECORD && record_start(t_start))
 		goto cleanup;
 	fprintf(stderr, "hintstat: mode: %s\n", hs_mode_name(run_mode, false));
-	if (run_mode != HS_MODE_TRACEPOINTS)
-		fprintf(stderr, "hintstat: not measured in this mode, shown as '-': zone, order, requests, cycles, fill and drain lock hold\n");
+	if (run_mode == HS_MODE_WORKQUEUE)
+		fprintf(stderr, "hintstat: not measured in this mode, shown as '-': bytes and batches per pass, device calls, requests, cycles, fill and drain lock hold\n");
+	else if (run_mode != HS_MODE_TRACEPOINTS)
+		fprintf(stderr, "hintstat: not measured in this mode, shown as '-': requests, cycles, fill and drain lock hold\n");
+	hs_read_clocksource(CLOCKSOURCE, clocksource, sizeof(clocksource));
+	if (hs_clocksource_coarse(clocksource))
+		fprintf(stderr, "hintstat: warning: clocksource %s: durations are in ticks and unreliable, marked '*'\n",
+			clocksource);
 	if (env.cmd == CMD_RECORD)
 		fprintf(stderr, "Recording page hinting to %s... Hit Ctrl-C to end.\n",
 			hs_opt.output);
@@ -745,6 +879,8 @@ cleanup:
 	if (stats_fd >= 0)
 		close(stats_fd);
 	ring_buffer__free(rb);
+	if (kpf_fd >= 0)
+		close(kpf_fd);
 	detach_all();
 	hintstat_bpf__destroy(obj);
 	return rc;

@@ -99,7 +99,22 @@ enum hs_mode {
 	HS_MODE_FENTRY,
 	HS_MODE_KPROBE,
 	HS_MODE_HOST,		/* hintstat host: host.h events, record files */
+	/*
+	 * Neither the events nor fentry nor kprobes: a pass from the
+	 * workqueue_execute_start/end tracepoints of page_reporting_process,
+	 * what is reported now from /proc/kpageflags (kpageflags.h).
+	 * After HS_MODE_HOST: record files store the mode's number.
+	 */
+	HS_MODE_WORKQUEUE,
 	HS_NR_MODES,
+};
+
+/* Workqueue mode: the pass in progress (one at a time per device). */
+struct hs_wq_pass {
+	unsigned long long start_ns;
+	unsigned long long work;	/* &prdev->work.work */
+	unsigned int active;
+	unsigned int pad;
 };
 
 /*

@@ -74,7 +74,8 @@ int hs_zone_spans_from_zoneinfo(const char *path, struct hs_fb_span *spans,
 	return n;
 }
 
-unsigned long long hs_vmemmap_base_addr(const char *path, bool *found)
+unsigned long long hs_kallsyms_addr(const char *path, const char *sym,
+				    bool *found)
 {
 	unsigned long long addr;
 	char line[256], type, name[128];
@@ -86,7 +87,7 @@ unsigned long long hs_vmemmap_base_addr(const char *path, bool *found)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%llx %c %127s", &addr, &type, name) == 3 &&
-		    !strcmp(name, "vmemmap_base")) {
+		    !strcmp(name, sym)) {
 			*found = true;
 			fclose(f);
 			return addr;
@@ -94,6 +95,11 @@ unsigned long long hs_vmemmap_base_addr(const char *path, bool *found)
 	}
 	fclose(f);
 	return 0;
+}
+
+unsigned long long hs_vmemmap_base_addr(const char *path, bool *found)
+{
+	return hs_kallsyms_addr(path, "vmemmap_base", found);
 }
 
 static int write_all(FILE *f, const void *buf, size_t len)

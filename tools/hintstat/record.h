@@ -69,6 +69,9 @@ int hs_zone_spans_from_zoneinfo(const char *path, struct hs_fb_span *spans,
  * layout); 0 and *found true when it is hidden (kptr_restrict).
  */
 unsigned long long hs_vmemmap_base_addr(const char *path, bool *found);
+/* Same for any symbol of the kernel proper (no module column). */
+unsigned long long hs_kallsyms_addr(const char *path, const char *sym,
+				    bool *found);
 
 /* Writers: 0 or -errno. */
 int hs_rec_write_header(FILE *f, unsigned int mode, unsigned long long start_ns,

@@ -81,6 +81,8 @@ const char *hs_mode_name(unsigned int mode, bool brief)
 		[HS_MODE_FENTRY] = { "fallback (fentry)", "fentry" },
 		[HS_MODE_KPROBE] = { "fallback (kprobe)", "kprobe" },
 		[HS_MODE_HOST] = { "host", "host" },
+		[HS_MODE_WORKQUEUE] = {
+			"tracepoint-only (workqueue, kpageflags)", "workqueue" },
 	};
 
 	return mode < HS_NR_MODES ? names[mode][brief] : "?";
@@ -88,8 +90,38 @@ const char *hs_mode_name(unsigned int mode, bool brief)
 
 bool hs_hist_avail(unsigned int mode, int id)
 {
+	if (mode == HS_MODE_WORKQUEUE)
+		return id == HS_HIST_PASS;
 	return mode == HS_MODE_TRACEPOINTS || id == HS_HIST_PASS ||
 	       id == HS_HIST_REACT;
+}
+
+/*
+ * jiffies and refined-jiffies tick at HZ (4 ms with HZ=250): every
+ * duration below that reads 0. A guest falls back to them when its TSC
+ * cannot be calibrated.
+ */
+bool hs_clocksource_coarse(const char *name)
+{
+	return !strcmp(name, "jiffies") || !strcmp(name, "refined-jiffies");
+}
+
+void hs_read_clocksource(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (!fgets(buf, len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+static bool clock_coarse(const struct hs_snapshot *s)
+{
+	return hs_clocksource_coarse(s->clocksource);
 }
 
 void hs_snapshot_from_state(struct hs_snapshot *s, const struct hs_state *st)
@@ -170,6 +202,11 @@ void hs_snapshot_diff(struct hs_snapshot *out, const struct hs_snapshot *cur,
 #undef DIFF
 	memcpy(out->zone_names, cur->zone_names, sizeof(out->zone_names));
 	out->mode = cur->mode;
+	memcpy(out->clocksource, cur->clocksource, sizeof(out->clocksource));
+	/* A gauge: its value now, and how it moved. */
+	out->now = cur->now;
+	out->now.change = cur->now.valid && prev->now.valid ?
+		(long long)(cur->now.total - prev->now.total) : 0;
 }
 
 const char *hs_zone_name(const struct hs_snapshot *s, int zone, char *buf,
@@ -221,26 +258,45 @@ static void print_fallback_rows(FILE *f, const struct hs_totals *t,
 		t->pass_batches, t->pass_failed_bytes / MIB);
 }
 
-void hs_print_table(FILE *f, const struct hs_snapshot *iv,
-		    const struct hs_interval_info *info)
+/* Workqueue mode: what is reported now, by zone and order, and its change. */
+static void print_reported_now(FILE *f, const struct hs_snapshot *iv,
+			       double secs)
 {
-	const struct hs_totals *t = &iv->totals;
-	unsigned long long bytes = 0, failed = 0, entries = 0, batches = 0;
-	double secs = info->secs > 0 ? info->secs : 1;
-	bool tp = iv->mode == HS_MODE_TRACEPOINTS;
-	char name[32], p50[16], p99[16], count[24];
-	unsigned long long v;
-	int z, o, i, rows = 0;
+	const struct hs_reported_now *n = &iv->now;
+	char name[32], scan[16];
+	int z, o;
 
-	if (info->clock)
-		fprintf(f, "%s  ", info->clock);
-	fprintf(f, "interval %.2f s", info->secs);
-	if (!tp)
-		fprintf(f, "  mode %s", hs_mode_name(iv->mode, false));
-	fprintf(f, "\n");
+	if (!n->valid) {
+		fprintf(f, "reported now: - (/proc/kpageflags unreadable)\n");
+		return;
+	}
+	fprintf(f, "%-8s %5s %13s\n", "ZONE", "ORDER", "REPORTED-MiB");
+	for (z = 0; z < HS_MAX_ZONES; z++) {
+		for (o = 0; o < HS_MAX_ORDERS; o++) {
+			if (!n->bytes[z * HS_MAX_ORDERS + o])
+				continue;
+			fprintf(f, "%-8s %5d %13.3f\n",
+				hs_zone_name(iv, z, name, sizeof(name)), o,
+				n->bytes[z * HS_MAX_ORDERS + o] / MIB);
+		}
+	}
+	hs_fmt_ns(scan, sizeof(scan), n->scan_ns);
+	fprintf(f, "%-8s %5s %13.3f  change %+.1f MiB/s  (scan %s, %llu reads)\n",
+		"TOTAL", "", n->total / MIB, n->change / MIB / secs, scan,
+		n->reads);
+}
+
+/* The rows of hinted bytes by zone and order; their count. */
+static int print_hinted_rows(FILE *f, const struct hs_snapshot *iv,
+			     double secs)
+{
+	unsigned long long bytes = 0, failed = 0, entries = 0, batches = 0;
+	char name[32];
+	int z, o, rows = 0;
+
 	/*
-	 * Every mode knows zone and order: the fallback's from the first
-	 * page of each batch (hintstat.h, struct hs_fb_span).
+	 * Every mode but workqueue knows zone and order: the fallback's
+	 * from the first page of each batch (hintstat.h, struct hs_fb_span).
 	 */
 	for (z = 0; z < HS_MAX_ZONES; z++) {
 		for (o = 0; o < HS_MAX_ORDERS; o++) {
@@ -262,40 +318,44 @@ void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 			batches += s->batches;
 		}
 	}
-	/* A fallback that could not place its batches: their sums only. */
-	if (!tp && !rows && (t->passes || t->pass_batches)) {
-		fprintf(f, "%-8s %5s %11s %8s %8s %8s %11s\n", "ZONE", "ORDER",
-			"HINTED-MiB", "MiB/s", "ENTRIES", "BATCHES",
-			"FAILED-MiB");
-		print_fallback_rows(f, t, secs);
-	} else if (rows) {
+	if (rows)
 		fprintf(f, "%-8s %5s %11.3f %8.1f %8llu %8llu %11.3f\n",
 			"TOTAL", "", bytes / MIB, bytes / MIB / secs, entries,
 			batches, failed / MIB);
-	} else {
-		fprintf(f, "no batch reported\n");
+	return rows;
+}
+
+/* A duration for the table; '*' marks one from a coarse clock. */
+static void fmt_dur(char *buf, size_t len, const struct hs_snapshot *s,
+		    unsigned long long ns)
+{
+	size_t n;
+
+	hs_fmt_ns(buf, len, ns);
+	n = strlen(buf);
+	if (clock_coarse(s) && n + 1 < len) {
+		buf[n] = '*';
+		buf[n + 1] = '\0';
 	}
-	fprintf(f, "passes %llu (requeued %llu, err ", t->passes,
-		t->passes_requeued);
-	if (tp)
-		fprintf(f, "%llu)  pass-MiB %.3f  requests %llu", t->passes_err,
-			t->pass_bytes / MIB, t->requests);
-	else
-		fprintf(f, "-)  pass-MiB %.3f  requests -", t->pass_bytes / MIB);
-	if (info->events)
-		fprintf(f, "  dropped %llu", t->dropped_events);
-	fprintf(f, "\n");
+}
+
+static void print_latency_rows(FILE *f, const struct hs_snapshot *iv)
+{
+	char p50[16], p99[16], count[24];
+	unsigned long long v;
+	int i;
+
 	fprintf(f, "%-20s %8s %9s %9s\n", "LATENCY", "COUNT", "p50", "p99");
 	for (i = 0; i < HS_NR_HISTS; i++) {
 		const struct hs_hist *h = &iv->hists[i];
 		bool avail = hs_hist_avail(iv->mode, i);
 
 		if (avail && hs_percentile(h, 50, &v))
-			hs_fmt_ns(p50, sizeof(p50), v);
+			fmt_dur(p50, sizeof(p50), iv, v);
 		else
 			snprintf(p50, sizeof(p50), "-");
 		if (avail && hs_percentile(h, 99, &v))
-			hs_fmt_ns(p99, sizeof(p99), v);
+			fmt_dur(p99, sizeof(p99), iv, v);
 		else
 			snprintf(p99, sizeof(p99), "-");
 		if (avail)
@@ -305,6 +365,52 @@ void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 		fprintf(f, "%-20s %8s %9s %9s\n", hist_titles[i], count,
 			p50, p99);
 	}
+	if (clock_coarse(iv))
+		fprintf(f, "* unreliable: clocksource %s counts in ticks (4 ms at HZ=250), shorter durations read 0\n",
+			iv->clocksource);
+}
+
+void hs_print_table(FILE *f, const struct hs_snapshot *iv,
+		    const struct hs_interval_info *info)
+{
+	const struct hs_totals *t = &iv->totals;
+	double secs = info->secs > 0 ? info->secs : 1;
+	bool tp = iv->mode == HS_MODE_TRACEPOINTS;
+	bool wq = iv->mode == HS_MODE_WORKQUEUE;
+
+	if (info->clock)
+		fprintf(f, "%s  ", info->clock);
+	fprintf(f, "interval %.2f s", info->secs);
+	if (!tp)
+		fprintf(f, "  mode %s", hs_mode_name(iv->mode, false));
+	fprintf(f, "\n");
+	if (wq) {
+		print_reported_now(f, iv, secs);
+	} else if (!print_hinted_rows(f, iv, secs)) {
+		/* A fallback that could not place its batches: their sums only. */
+		if (!tp && (t->passes || t->pass_batches)) {
+			fprintf(f, "%-8s %5s %11s %8s %8s %8s %11s\n", "ZONE",
+				"ORDER", "HINTED-MiB", "MiB/s", "ENTRIES",
+				"BATCHES", "FAILED-MiB");
+			print_fallback_rows(f, t, secs);
+		} else {
+			fprintf(f, "no batch reported\n");
+		}
+	}
+	if (wq)
+		fprintf(f, "passes %llu (requeued -, err -)  pass-MiB -  requests -",
+			t->passes);
+	else if (tp)
+		fprintf(f, "passes %llu (requeued %llu, err %llu)  pass-MiB %.3f  requests %llu",
+			t->passes, t->passes_requeued, t->passes_err,
+			t->pass_bytes / MIB, t->requests);
+	else
+		fprintf(f, "passes %llu (requeued %llu, err -)  pass-MiB %.3f  requests -",
+			t->passes, t->passes_requeued, t->pass_bytes / MIB);
+	if (info->events)
+		fprintf(f, "  dropped %llu", t->dropped_events);
+	fprintf(f, "\n");
+	print_latency_rows(f, iv);
 }
 
 void hs_print_log2_hist(FILE *f, const struct hs_hist *h, const char *title)
@@ -354,9 +460,12 @@ void hs_print_log2_hist(FILE *f, const struct hs_hist *h, const char *title)
 
 void hs_print_hists(FILE *f, const struct hs_snapshot *iv, bool per_zone)
 {
-	char title[64], name[32];
+	char title[128], name[32], coarse[64] = "";
 	int i, z;
 
+	if (clock_coarse(iv))
+		snprintf(coarse, sizeof(coarse), " [unreliable: clocksource %s]",
+			 iv->clocksource);
 	for (i = 0; i < HS_NR_HISTS; i++) {
 		if (!hs_hist_avail(iv->mode, i)) {
 			fprintf(f, "\n%s (ns): - (not measured in mode %s)\n",
@@ -366,16 +475,18 @@ void hs_print_hists(FILE *f, const struct hs_snapshot *iv, bool per_zone)
 		/* The fallback knows a react's zone, not a pass's. */
 		if (!per_zone || i == HS_HIST_PASS ||
 		    (iv->mode != HS_MODE_TRACEPOINTS && i != HS_HIST_REACT)) {
+			snprintf(title, sizeof(title), "%s%s", hist_titles[i],
+				 coarse);
 			fprintf(f, "\n");
-			hs_print_log2_hist(f, &iv->hists[i], hist_titles[i]);
+			hs_print_log2_hist(f, &iv->hists[i], title);
 			continue;
 		}
 		for (z = 0; z < HS_MAX_ZONES; z++) {
 			if (!iv->zone_hists[z][i].count && !iv->zone_names[z][0])
 				continue;
-			snprintf(title, sizeof(title), "%s, zone %s",
+			snprintf(title, sizeof(title), "%s, zone %s%s",
 				 hist_titles[i],
-				 hs_zone_name(iv, z, name, sizeof(name)));
+				 hs_zone_name(iv, z, name, sizeof(name)), coarse);
 			fprintf(f, "\n");
 			hs_print_log2_hist(f, &iv->zone_hists[z][i], title);
 		}
@@ -420,46 +531,56 @@ void hs_json_hist(FILE *f, const struct hs_hist *h)
 	fputc(']', f);
 }
 
-#define TOT(name, field, tp_only) \
-	{ name, offsetof(struct hs_totals, field), tp_only }
+/* The modes that measure a counter (the rest print "-" or null). */
+#define AV_TP	(1U << HS_MODE_TRACEPOINTS)
+#define AV_FB	((1U << HS_MODE_FENTRY) | (1U << HS_MODE_KPROBE))
+#define AV_WQ	(1U << HS_MODE_WORKQUEUE)
+#define AV_ALL	(AV_TP | AV_FB | AV_WQ)
 
-/* JSON counters in print order; tp_only: null in the fallback modes. */
+static bool avail_in(unsigned int modes, unsigned int mode)
+{
+	return mode < 32 && (modes & (1U << mode));
+}
+
+#define TOT(name, field, modes) \
+	{ name, offsetof(struct hs_totals, field), modes }
+
+/* JSON counters in print order, with the modes that measure them. */
 static const struct {
 	const char *name;
 	size_t off;
-	bool tp_only;
+	unsigned int modes;
 } json_totals[] = {
-	TOT("passes", passes, false),
-	TOT("batches", pass_batches, false),
-	TOT("bytes", pass_bytes, false),
-	TOT("failed_bytes", pass_failed_bytes, false),
-	TOT("passes_requeued", passes_requeued, false),
-	TOT("passes_err", passes_err, true),
-	TOT("requests", requests, true),
-	TOT("requests_queued", requests_queued, true),
-	TOT("cycles", cycles, true),
-	TOT("cycles_budget_exhausted", cycles_budget_exhausted, true),
-	TOT("fills", fills, true),
-	TOT("reacts", reacts, false),
-	TOT("react_errors", react_errors, false),
-	TOT("drains", drains, true),
-	TOT("drain_reported", drain_reported, true),
-	TOT("drain_merged", drain_merged, true),
-	TOT("unattributed", unattributed, false),
-	TOT("out_of_range", out_of_range, true),
-	TOT("dropped_events", dropped_events, false),
+	TOT("passes", passes, AV_ALL),
+	TOT("batches", pass_batches, AV_TP | AV_FB),
+	TOT("bytes", pass_bytes, AV_TP | AV_FB),
+	TOT("failed_bytes", pass_failed_bytes, AV_TP | AV_FB),
+	TOT("passes_requeued", passes_requeued, AV_TP | AV_FB),
+	TOT("passes_err", passes_err, AV_TP),
+	TOT("requests", requests, AV_TP),
+	TOT("requests_queued", requests_queued, AV_TP),
+	TOT("cycles", cycles, AV_TP),
+	TOT("cycles_budget_exhausted", cycles_budget_exhausted, AV_TP),
+	TOT("fills", fills, AV_TP),
+	TOT("reacts", reacts, AV_TP | AV_FB),
+	TOT("react_errors", react_errors, AV_TP | AV_FB),
+	TOT("drains", drains, AV_TP),
+	TOT("drain_reported", drain_reported, AV_TP),
+	TOT("drain_merged", drain_merged, AV_TP),
+	TOT("unattributed", unattributed, AV_TP | AV_FB),
+	TOT("out_of_range", out_of_range, AV_TP),
+	TOT("dropped_events", dropped_events, AV_ALL),
 };
 
 static void json_counters(FILE *f, const struct hs_snapshot *s, bool events)
 {
-	bool tp = s->mode == HS_MODE_TRACEPOINTS;
 	char name[32];
 	size_t k;
 	int z, o, i, n = 0;
 
 	for (k = 0; k < sizeof(json_totals) / sizeof(json_totals[0]); k++) {
 		fprintf(f, "\"%s\":", json_totals[k].name);
-		if (!tp && json_totals[k].tp_only)
+		if (!avail_in(json_totals[k].modes, s->mode))
 			fprintf(f, "null,");
 		else
 			fprintf(f, "%llu,", *(const unsigned long long *)
@@ -490,6 +611,45 @@ static void json_counters(FILE *f, const struct hs_snapshot *s, bool events)
 	fprintf(f, "]");
 }
 
+/* Workqueue mode's gauge; null in the modes that do not scan. */
+static void json_reported_now(FILE *f, const struct hs_snapshot *s)
+{
+	const struct hs_reported_now *n = &s->now;
+	char name[32];
+	int z, o, k = 0;
+
+	fprintf(f, "\"reported_now\":");
+	if (s->mode != HS_MODE_WORKQUEUE || !n->valid) {
+		fprintf(f, "null,");
+		return;
+	}
+	fprintf(f, "{\"bytes\":%llu,\"change_bytes\":%lld,\"scan_ns\":%llu,\"reads\":%llu,\"zones\":[",
+		n->total, n->change, n->scan_ns, n->reads);
+	for (z = 0; z < HS_MAX_ZONES; z++) {
+		for (o = 0; o < HS_MAX_ORDERS; o++) {
+			if (!n->bytes[z * HS_MAX_ORDERS + o])
+				continue;
+			fprintf(f, "%s{\"zone\":", k++ ? "," : "");
+			hs_json_str(f, hs_zone_name(s, z, name, sizeof(name)));
+			fprintf(f, ",\"zone_idx\":%d,\"order\":%d,\"bytes\":%llu}",
+				z, o, n->bytes[z * HS_MAX_ORDERS + o]);
+		}
+	}
+	fprintf(f, "]},");
+}
+
+/* The clock the durations come from; source null when not known. */
+static void json_clock(FILE *f, const struct hs_snapshot *s)
+{
+	fprintf(f, "\"clock\":{\"source\":");
+	if (s->clocksource[0])
+		hs_json_str(f, s->clocksource);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"reliable\":%s},",
+		!s->clocksource[0] ? "null" : clock_coarse(s) ? "false" : "true");
+}
+
 void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 		   const struct hs_snapshot *total,
 		   const struct hs_interval_info *info)
@@ -505,6 +665,8 @@ void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 		fputc(',', f);
 	}
 	fprintf(f, "\"ts\":%.6f,\"interval_s\":%.6f,", info->ts, info->secs);
+	json_clock(f, iv);
+	json_reported_now(f, iv);
 	json_counters(f, iv, info->events);
 	fprintf(f, ",\"hist\":{");
 	for (i = 0; i < HS_NR_HISTS; i++) {
@@ -613,12 +775,60 @@ void hs_prom_hist(FILE *f, const char *name, const char *help,
 	fprintf(f, "\n%s_count %llu\n", name, h->count);
 }
 
+/* The clock durations come from, when known: coarse ones are unreliable. */
+static void prom_clock(FILE *f, const struct hs_snapshot *s)
+{
+	if (!s->clocksource[0])
+		return;
+	hs_prom_head(f, "pagehint_clock_info", "gauge",
+		     "The clocksource durations are measured with; reliable=\"false\" for a jiffies clock (4 ms ticks).");
+	fprintf(f, "pagehint_clock_info{clocksource=\"%s\",reliable=\"%s\"} 1\n",
+		s->clocksource, clock_coarse(s) ? "false" : "true");
+}
+
+/* Workqueue mode: passes and their durations, what is reported now. */
+static void prom_workqueue(FILE *f, const struct hs_snapshot *s)
+{
+	const struct hs_reported_now *n = &s->now;
+	char zname[32];
+	int z, o;
+
+	hs_prom_counter(f, "pagehint_passes_total",
+			"Reporting passes that ended (page_reporting_process work items).",
+			s->totals.passes);
+	hs_prom_counter(f, "pagehint_dropped_events_total",
+			"Events hintstat's ring buffer had no room for.",
+			s->totals.dropped_events);
+	hs_prom_hist(f, hist_prom[HS_HIST_PASS], hist_help[HS_HIST_PASS],
+		     &s->hists[HS_HIST_PASS]);
+	if (!n->valid)
+		return;
+	hs_prom_head(f, "pagehint_reported_bytes", "gauge",
+		     "Free memory reported to the host now, by zone and block order (/proc/kpageflags).");
+	for (z = 0; z < HS_MAX_ZONES; z++)
+		for (o = 0; o < HS_MAX_ORDERS; o++)
+			if (n->bytes[z * HS_MAX_ORDERS + o])
+				fprintf(f, "pagehint_reported_bytes{zone=\"%s\",order=\"%d\"} %llu\n",
+					hs_zone_name(s, z, zname, sizeof(zname)),
+					o, n->bytes[z * HS_MAX_ORDERS + o]);
+	hs_prom_head(f, "pagehint_kpageflags_scan_seconds", "gauge",
+		     "What the last /proc/kpageflags scan took.");
+	fprintf(f, "pagehint_kpageflags_scan_seconds ");
+	prom_seconds(f, n->scan_ns);
+	fprintf(f, "\n");
+}
+
 void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 {
 	const struct hs_totals *t = &s->totals;
 	bool tp = s->mode == HS_MODE_TRACEPOINTS;
 	int i;
 
+	prom_clock(f, s);
+	if (s->mode == HS_MODE_WORKQUEUE) {
+		prom_workqueue(f, s);
+		return;
+	}
 	prom_zo(f, s, "pagehint_hinted_bytes_total",
 		"Bytes reported to the device without error, by zone and order of the free list a batch was completed on.",
 		offsetof(struct hs_zo_stats, bytes));

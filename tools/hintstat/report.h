@@ -13,6 +13,26 @@
 
 #define HS_JSON_VERSION 1
 
+/*
+ * Workqueue mode: the memory reported now, from /proc/kpageflags
+ * (kpageflags.h). A gauge, not a counter: an interval keeps its value
+ * and the change since the previous scan.
+ */
+struct hs_reported_now {
+	unsigned long long bytes[HS_MAX_ZONES * HS_MAX_ORDERS];
+	unsigned long long total;
+	long long change;		/* interval: total - previous total */
+	unsigned long long scan_ns;	/* what the scan cost */
+	unsigned long long reads;	/* kpageflags entries it read */
+	bool valid;
+};
+
+/* Clock sources too coarse to time anything hintstat shows. */
+#define HS_CLOCKSOURCE_LEN	32
+bool hs_clocksource_coarse(const char *name);
+/* The current clocksource from path (sysfs), "" when unreadable. */
+void hs_read_clocksource(const char *path, char *buf, size_t len);
+
 /* Everything hintstat knows at one instant; counters are cumulative. */
 struct hs_snapshot {
 	struct hs_totals totals;
@@ -25,6 +45,9 @@ struct hs_snapshot {
 	struct hs_hist zone_hists[HS_MAX_ZONES][HS_NR_HISTS];
 	/* enum hs_mode: what the printers can show ("-"/null otherwise). */
 	unsigned int mode;
+	struct hs_reported_now now;
+	/* The clock durations come from; "" when not known (a record). */
+	char clocksource[HS_CLOCKSOURCE_LEN];
 };
 
 /* What the interval printers need besides the counters. */

@@ -5,7 +5,8 @@
  *   hintstat_test             run the checks, TAP output, exit 1 on failure
  *   hintstat_test print WHAT  print a printer's output for the fixed
  *                             fixture (table, hist, json, prom, events,
- *                             events-json, fallback); tests/test_hintstat_unit.py
+ *                             events-json, fallback, workqueue, clock);
+ *                             tests/test_hintstat_unit.py
  *                             compares it with tools/hintstat/testdata/
  *   hintstat_test record PATH write the record file of the event
  *                             sequence below (hintstat report reads it)
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "aggregate.h"
+#include "kpageflags.h"
 #include "record.h"
 #include "report.h"
 
@@ -387,6 +389,172 @@ static void test_aggregator(void)
 	      "a missing file is refused (%s)", r.err);
 }
 
+#define F_BUDDY		(1ULL << HS_KPF_BUDDY)
+#define F_REPORTED	(F_BUDDY | (1ULL << HS_KPF_UPTODATE))
+#define F_USED		(1ULL << 5)	/* KPF_LRU: an allocated page */
+#define KPF_PAGES	8192
+
+/* A free block in a synthetic kpageflags: its head, then its inside. */
+static void kpf_block(unsigned long long *f, unsigned int pfn,
+		      unsigned int order, bool reported)
+{
+	unsigned int i;
+
+	f[pfn] = reported ? F_REPORTED : F_BUDDY;
+	for (i = 1; i < 1U << order; i++)
+		f[pfn + i] = F_BUDDY;
+}
+
+static int kpf_file(const unsigned long long *f, size_t n, char *path)
+{
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, f, n * sizeof(*f)) != (ssize_t)(n * sizeof(*f))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The scan against a layout whose answer is known: zone 0 is pfn
+ * 0..4095, zone 1 4096..8191, orders 9 and 10, 4 KiB pages.
+ */
+static void test_kpageflags_scan(void)
+{
+	static unsigned long long f[KPF_PAGES];
+	struct hs_kpf_cfg cfg = {
+		.spans = { { 0, 4096, 0, 0 }, { 4096, KPF_PAGES, 1, 0 } },
+		.nspans = 2, .min_order = 9, .max_order = 10, .page_size = 4096,
+	};
+	char path[] = "/tmp/hintstat-kpf.XXXXXX";
+	struct hs_kpf_scan sc;
+	unsigned int i;
+	int fd, err;
+
+	for (i = 0; i < KPF_PAGES; i++)
+		f[i] = F_USED;
+	kpf_block(f, 0, 10, true);	/* zone 0: an order-10 block */
+	kpf_block(f, 1024, 9, true);	/* order 9, its buddy in use */
+	kpf_block(f, 2048, 9, true);	/* order 9; its buddy starts */
+	kpf_block(f, 2560, 0, false);	/* with a free page, then used */
+	kpf_block(f, 3072, 10, false);	/* free, not reported: not counted */
+	kpf_block(f, 4096, 10, true);	/* zone 1 */
+	kpf_block(f, 5632, 9, true);	/* odd half of an order-10 range */
+	kpf_block(f, 6144, 9, false);
+	kpf_block(f, 6656, 9, true);	/* buddy free, not reported: order 9 */
+	f[7168] = F_REPORTED;		/* a head at the span's end: cut */
+	fd = kpf_file(f, KPF_PAGES - 256, path);
+	if (fd < 0) {
+		CHECK(0, "kpageflags file: %s", strerror(errno));
+		return;
+	}
+	err = hs_kpf_scan(fd, &cfg, &sc);
+	CHECK(!err, "scan succeeds (%d)", err);
+	CHECK(sc.bytes[0 * HS_MAX_ORDERS + 10] == 4ULL << 20,
+	      "zone 0, order 10: one block (%llu)", sc.bytes[10]);
+	CHECK(sc.bytes[0 * HS_MAX_ORDERS + 9] == 4ULL << 20,
+	      "zone 0, order 9: two blocks, a free page in a buddy does not make order 10 (%llu)",
+	      sc.bytes[9]);
+	CHECK(sc.bytes[1 * HS_MAX_ORDERS + 10] == 4ULL << 20,
+	      "zone 1, order 10: one block (%llu)",
+	      sc.bytes[HS_MAX_ORDERS + 10]);
+	CHECK(sc.bytes[1 * HS_MAX_ORDERS + 9] == 6ULL << 20,
+	      "zone 1, order 9: three blocks, the one past the file's end included (%llu)",
+	      sc.bytes[HS_MAX_ORDERS + 9]);
+	CHECK(sc.total == 18ULL << 20 && sc.blocks == 7,
+	      "total 18 MiB in 7 blocks (%llu, %llu)", sc.total, sc.blocks);
+	CHECK(sc.reads < 32, "one read per 2 MiB and a few per block (%llu)",
+	      sc.reads);
+	close(fd);
+	unlink(path);
+}
+
+/* path: a mkstemp() template the first time, then the file it named. */
+static int write_text(char *path, const char *text)
+{
+	size_t n = strlen(text);
+	FILE *f;
+	int fd;
+
+	if (strstr(path, "XXXXXX")) {
+		fd = mkstemp(path);
+		if (fd < 0)
+			return -1;
+		close(fd);
+	}
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	if (fwrite(text, 1, n, f) != n) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f) ? -1 : 0;
+}
+
+static void test_kpageflags_setup(void)
+{
+	char zi[] = "/tmp/hintstat-zi.XXXXXX", bi[] = "/tmp/hintstat-bi.XXXXXX";
+	char order[] = "/tmp/hintstat-ord.XXXXXX";
+	struct hs_kpf_cfg cfg;
+	const char *what;
+	int err;
+
+	if (write_text(zi, "Node 0, zone   Normal\n  pages free 1\n        spanned  8192\n  start_pfn:           4096\n"
+			   "Node 0, zone      DMA\n        spanned  4095\n  start_pfn:           1\n") ||
+	    write_text(bi, "Node 0, zone      DMA      0      0      0      0      0      0      0      0      1      1      3 \n") ||
+	    write_text(order, "4294967295\n")) {
+		CHECK(0, "setup files: %s", strerror(errno));
+		return;
+	}
+	err = hs_kpf_setup(&cfg, zi, bi, order, &what);
+	CHECK(!err && cfg.max_order == 10 && cfg.min_order == 9 &&
+	      cfg.nspans == 2 && cfg.spans[0].lo_pfn == 1 &&
+	      cfg.spans[1].lo_pfn == 4096,
+	      "setup: max order 10 from buddyinfo, order -1 (no device yet) read as 9, spans sorted");
+	write_text(order, "5\n");
+	hs_kpf_read_order(&cfg, order);
+	CHECK(cfg.min_order == 5, "a changed page_reporting_order is read again");
+	unlink(order);
+	hs_kpf_read_order(&cfg, order);
+	CHECK(cfg.min_order == 9, "no parameter (before 5.14): order 9");
+	write_text(bi, "garbage\n");
+	err = hs_kpf_setup(&cfg, zi, bi, order, &what);
+	CHECK(err == -EINVAL && !strcmp(what, bi),
+	      "a buddyinfo without orders is refused, named");
+	unlink(bi);
+	unlink(zi);
+	err = hs_kpf_setup(&cfg, zi, bi, order, &what);
+	CHECK(err == -ENOENT && !strcmp(what, zi), "no zoneinfo: refused, named");
+}
+
+/* Workqueue mode's snapshot: passes and durations, what is reported now. */
+static void fixture_workqueue(struct hs_snapshot *total, struct hs_snapshot *iv)
+{
+	struct hs_snapshot prev;
+
+	memset(total, 0, sizeof(*total));
+	strcpy(total->zone_names[1], "DMA32");
+	strcpy(total->zone_names[2], "Normal");
+	strcpy(total->clocksource, "tsc");
+	total->mode = HS_MODE_WORKQUEUE;
+	total->now.valid = true;
+	total->now.bytes[1 * HS_MAX_ORDERS + 10] = 3004ULL << 20;
+	total->now.bytes[2 * HS_MAX_ORDERS + 9] = 186ULL << 20;
+	total->now.total = 3190ULL << 20;
+	total->now.reads = 15001;
+	total->now.scan_ns = 7812345;
+	prev = *total;
+	prev.now.total -= 600ULL << 20;
+	total->totals.passes = 2;
+	hist_add(&total->hists[HS_HIST_PASS], 128000000);
+	hist_add(&total->hists[HS_HIST_PASS], 8000);
+	hs_snapshot_diff(iv, total, &prev);
+}
+
 static int print(const char *what)
 {
 	struct hs_interval_info info = {
@@ -441,6 +609,25 @@ static int print(const char *what)
 		total.totals.unattributed = 3;
 		hs_print_table(stdout, &iv, &info);
 		hs_print_json(stdout, &iv, &total, &info);
+	} else if (!strcmp(what, "workqueue")) {
+		fixture_workqueue(&total, &iv);
+		info.events = false;
+		hs_print_table(stdout, &iv, &info);
+		hs_print_hists(stdout, &iv, false);
+		hs_print_json(stdout, &iv, &total, &info);
+		hs_print_prom(stdout, &total);
+		/* No kpageflags: passes only, the rest '-' and null. */
+		iv.now.valid = total.now.valid = false;
+		hs_print_table(stdout, &iv, &info);
+		hs_print_json(stdout, &iv, &total, &info);
+	} else if (!strcmp(what, "clock")) {
+		/* A jiffies clock: every duration marked, nothing bare. */
+		strcpy(iv.clocksource, "refined-jiffies");
+		strcpy(total.clocksource, "refined-jiffies");
+		hs_print_table(stdout, &iv, &info);
+		hs_print_hists(stdout, &iv, false);
+		hs_print_json(stdout, &iv, &total, &info);
+		hs_print_prom(stdout, &total);
 	} else if (!strcmp(what, "events") || !strcmp(what, "events-json")) {
 		for (i = 0; i < HS_NR_EVENT_TYPES + 1; i++) {
 			memset(&e, 0, sizeof(e));
@@ -485,6 +672,8 @@ int main(int argc, char **argv)
 	test_diff();
 	test_prom_file();
 	test_aggregator();
+	test_kpageflags_scan();
+	test_kpageflags_setup();
 	printf("1..%d\n", tests);
 	printf("%d passed, %d failed\n", tests - failures, failures);
 	return failures ? 1 : 0;
