@@ -217,7 +217,7 @@ def test_workqueue_mode_passes_equal_the_trace(hs_run, trace):
     passes = by_name(trace, "pass")
     assert total["passes"] == len(passes) >= 1
     assert sum(o["hist_sum"]["pass_ns"] for o in lines) >= \
-        sum(e.fields["duration_ns"] for e in passes)
+        sum(e["duration_ns"] for e in passes)
     for o in lines:
         assert o["mode"] == "workqueue"
         for k in ("bytes", "batches", "reacts", "requests", "fills"):
