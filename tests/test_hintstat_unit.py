@@ -227,6 +227,30 @@ def test_kernel_without_the_series():
         assert lines[1] == "hintstat: mode: tracepoint-only (workqueue, kpageflags)"
 
 
+def test_nothing_to_trace_with_names_every_mechanism(tmp_path):
+    """With /proc/kallsyms emptied in a private mount namespace the
+    workqueue mode cannot find the reporting work. Where fentry or
+    kprobes work, auto mode does not need it; where neither does (this
+    machine kind), the one error line says what each mechanism answered."""
+    if "btf_trace_page_hinting_fill" in host_btf():
+        pytest.skip("the host kernel has the series")
+    empty = tmp_path / "kallsyms"
+    empty.write_text("")
+    p = hintstat("-j", "-d", "0.2", pre=[
+        "unshare", "-m", "sh", "-c",
+        f'mount --bind {empty} /proc/kallsyms && exec "$0" "$@"'])
+    if p.returncode == 0:
+        assert json.loads(p.stdout.splitlines()[-1])["mode"] in ("fentry", "kprobe")
+        return
+    lines = p.stderr.splitlines()
+    assert p.returncode == 1 and len(lines) == 2, lines
+    assert re.fullmatch(r"hintstat: nothing to trace with: no page_hinting "
+                        r"events; fentry: .+; kprobes: .+; workqueue: "
+                        r"kallsyms \(no page_reporting_process\): .+",
+                        lines[0]), lines
+    assert lines[1].startswith("hint: ")
+
+
 def test_forced_tracepoints_mode_without_the_series():
     if "btf_trace_page_hinting_fill" in host_btf():
         pytest.skip("the host kernel has the series")
