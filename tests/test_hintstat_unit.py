@@ -100,6 +100,25 @@ def test_json_lines_have_bpftrace_histograms_and_consistent_totals():
     assert idle["total"] == first["total"]
 
 
+@pytest.mark.parametrize("what", ["json", "fallback", "workqueue", "clock"])
+def test_every_json_line_parses(what):
+    objs = [json.loads(l) for l in printed(what).splitlines()
+            if l.startswith("{")]
+    assert objs and all(o["version"] == 1 for o in objs)
+    for o in objs:
+        # Flat counters first: the scenarios' sed takes one up to the
+        # first brace; the objects come after the totals.
+        assert list(o)[-2:] == ["clock", "reported_now"], list(o)
+    if what == "workqueue":
+        now = objs[0]["reported_now"]
+        assert now["bytes"] == sum(z["bytes"] for z in now["zones"])
+        assert objs[0]["bytes"] is None and objs[0]["passes"] == 2
+        assert objs[1]["reported_now"] is None
+    if what == "clock":
+        assert objs[0]["clock"] == {"source": "refined-jiffies",
+                                    "reliable": False}
+
+
 PROM_LINE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
 
 

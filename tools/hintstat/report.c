@@ -620,7 +620,7 @@ static void json_reported_now(FILE *f, const struct hs_snapshot *s)
 
 	fprintf(f, "\"reported_now\":");
 	if (s->mode != HS_MODE_WORKQUEUE || !n->valid) {
-		fprintf(f, "null,");
+		fprintf(f, "null");
 		return;
 	}
 	fprintf(f, "{\"bytes\":%llu,\"change_bytes\":%lld,\"scan_ns\":%llu,\"reads\":%llu,\"zones\":[",
@@ -635,7 +635,7 @@ static void json_reported_now(FILE *f, const struct hs_snapshot *s)
 				z, o, n->bytes[z * HS_MAX_ORDERS + o]);
 		}
 	}
-	fprintf(f, "]},");
+	fprintf(f, "]}");
 }
 
 /* The clock the durations come from; source null when not known. */
@@ -665,8 +665,6 @@ void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 		fputc(',', f);
 	}
 	fprintf(f, "\"ts\":%.6f,\"interval_s\":%.6f,", info->ts, info->secs);
-	json_clock(f, iv);
-	json_reported_now(f, iv);
 	json_counters(f, iv, info->events);
 	fprintf(f, ",\"hist\":{");
 	for (i = 0; i < HS_NR_HISTS; i++) {
@@ -699,7 +697,13 @@ void hs_print_json(FILE *f, const struct hs_snapshot *iv,
 	}
 	fprintf(f, "},\"total\":{");
 	json_counters(f, total, info->events);
-	fputc('}', f);
+	/*
+	 * Objects after the flat counters: shell consumers take a counter
+	 * with sed up to the first brace (guest/scenarios).
+	 */
+	fprintf(f, "},");
+	json_clock(f, iv);
+	json_reported_now(f, iv);
 	if (info->extra)
 		fprintf(f, ",%s", info->extra);
 	fprintf(f, "}\n");
