@@ -26,7 +26,7 @@ PYTEST_ARGS ?=
 export BUILD
 
 .PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit \
-	check-patches bench-reclaim bench-pagefault bench-host bench bench-ci bench-compare \
+	check-patches bench-reclaim bench-pagefault bench-host bench-clock bench-kpf bench bench-ci bench-compare \
 	dashboard clean
 
 all: kernel guest
@@ -84,6 +84,17 @@ bench-pagefault: kernel guest
 # untraced vs traced in the same run (build/bench/host_overhead.json).
 bench-host: tools
 	@$(PYTHON) bench/host_overhead.py $(BENCH_ARGS)
+
+# The TCG guest's clock: 50 boots in a row, each checked for a lost TSC
+# and a 1 s sleep against the host's clock (build/bench/clock_boots.json;
+# BENCH_ARGS="--unpinned --load 1" for the old way under load).
+bench-clock: kernel guest
+	@$(PYTHON) bench/clock_boots.py $(BENCH_ARGS)
+
+# hintstat --mode workqueue on this machine: the kpageflags scan per
+# interval and the BPF cost per work item (build/bench/kpf_scan.json).
+bench-kpf: tools
+	@$(PYTHON) bench/kpf_scan.py $(BENCH_ARGS)
 
 # The bench harness: every scenario on the pagehint kernel and on Debian's
 # stock kernel in one run, >= 5 samples each, results appended to
