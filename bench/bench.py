@@ -9,8 +9,8 @@ churn, fragmented free. Configurations, interleaved (sample i of every
 configuration runs before sample i+1 of any):
   stock      Debian's 6.12 kernel (mainline policy, no tunables)
   mainline   pagehint kernel, mainline policy (delay 2000 ms, capacity 32,
-             order 9, hwm 0)
-  d100 cap8 o5 hwm32   pagehint kernel, one tunable changed each
+             order 9)
+  d100 cap8 o5         pagehint kernel, one parameter changed each
 Allocation workload (page_fault1 style, bench/pagefault.py's configs):
 hinting off (no balloon), on, on with hintstat attached, and the pristine
 tree when built. Density: 1 GiB guests that touch and free 800 MiB,
@@ -41,7 +41,6 @@ CONFIGS = {
     "d100": ("default", {"DELAY_MS": 100}),
     "cap8": ("default", {"CAPACITY": 8}),
     "o5": ("default", {"ORDER": 5}),
-    "hwm32": ("default", {"HWM": 32}),
 }
 PF_CONFIGS = {  # ours: bench/pagefault.py's
     "pristine": "pristine", "off": "patched", "on": "patched-balloon",

@@ -51,6 +51,42 @@ def host_tracefs():
                     "tracefs nodev /sys/kernel/tracing)", pytrace=False)
 
 
+def zoneinfo_reported(text, page=4096):
+    """{(zone, order): bytes} from the series' zoneinfo "reported" lines
+    (reported blocks per order, as in buddyinfo)."""
+    out, zone = {}, None
+    for line in text.splitlines():
+        w = line.split()
+        if w and w[0] == "Node":
+            zone = w[3]
+        elif w and w[0] == "reported":
+            for order, n in enumerate(int(x) for x in w[1:]):
+                if n:
+                    out[zone, order] = n * (page << order)
+    return out
+
+
+def kpageflags_vs_zoneinfo(run):
+    """(scan, counts): {(zone, order): bytes} from hintstat --mode
+    workqueue's /proc/kpageflags scan and from the series' zoneinfo,
+    for the first of lib.sh kpf_vs_zoneinfo's tries whose zoneinfo did
+    not change while hintstat ran."""
+    for n in range(1, 6):
+        if not run.has(f"zoneinfo-{n}-before"):
+            break
+        before = run.file(f"zoneinfo-{n}-before")
+        if before != run.file(f"zoneinfo-{n}-after"):
+            continue
+        o = json.loads(run.file(f"kpf-{n}.json").splitlines()[-1])
+        scan = {(z["zone"], z["order"]): z["bytes"]
+                for z in o["reported_now"]["zones"]}
+        want = zoneinfo_reported(before)
+        print(f"try {n}: kpageflags {scan}; zoneinfo {want}")
+        assert o["reported_now"]["bytes"] == sum(scan.values())
+        return scan, want
+    pytest.fail("the reported counts changed during every scan", pytrace=False)
+
+
 ZONE_HISTS = {"fill lock hold": "fill", "react (device call)": "react",
               "drain lock hold": "drain"}
 

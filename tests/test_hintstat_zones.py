@@ -51,7 +51,7 @@ def trace(zrun):
     assert tracefile.lost_events(text) == 0
     end = last_total(zrun, "hintstat.json")["ts"]
     events = tracefile.parse(text)
-    assert all(e.name == "request" for e in events if e.ts > end)
+    assert all(e.name in ("request", "reuse") for e in events if e.ts > end)
     return [e for e in events if e.ts <= end]
 
 

@@ -8,12 +8,21 @@
  * batch to the reporting device with the lock dropped (react), and puts
  * the pages back flagged as reported (drain).
  *
- * Units: every *_ns field is nanoseconds of local_clock(), every bytes
- * field is bytes. Duration and lock-hold fields are only measured while
- * the event that carries them is enabled; an event enabled in the middle
- * of a pass reports 0 for an interval whose start it did not see.
+ * Units: every bytes field is bytes, every *_ns field nanoseconds.
+ * Zone lock hold times (*lock_ns) are measured with local_clock(): the
+ * lock is held with interrupts off, so start and end are read on one
+ * CPU. Durations that span the device's sleeping report() call (react,
+ * cycle, pass) use ktime_get_ns(), which is comparable across CPUs and
+ * is the clock of the "mono" trace clock and of bpf_ktime_get_ns().
+ * Both are measured only while the event that carries them is enabled;
+ * an event enabled in the middle of a pass reports 0 for an interval
+ * whose start it did not see.
  *
- * Documentation: tracepoints/page_hinting.md in the pagehint project.
+ * A pass takes the zone lock in critical sections: one from the start
+ * of a free list until a batch is full, then one per batch from the
+ * drain of the previous batch until the next is full, and one that ends
+ * the list. Every event of a pass fires with the lock released;
+ * page_hinting_reuse fires from the allocator, under it.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM page_hinting
@@ -26,10 +35,15 @@
 #include <linux/tracepoint.h>
 #include <trace/events/mmflags.h>
 
+/* prdev->state, as enumerated in mm/page_reporting.c */
+#define show_page_hinting_state(state)					\
+	__print_symbolic(state, { 0, "idle" }, { 1, "requested" },	\
+			 { 2, "active" })
+
 /*
  * page_hinting_request - a reporting pass was requested by a free.
  * @old_state: reporting state before the request (0 idle, 1 requested,
- *             2 active)
+ *             2 active; printed by name)
  * @queued: true if the request queued the delayed work (old state idle)
  */
 TRACE_EVENT(page_hinting_request,
@@ -48,8 +62,9 @@ TRACE_EVENT(page_hinting_request,
 		__entry->queued = queued;
 	),
 
-	TP_printk("old_state=%u queued=%d",
-		__entry->old_state, __entry->queued)
+	TP_printk("old_state=%s queued=%d",
+		show_page_hinting_state(__entry->old_state),
+		__entry->queued)
 );
 
 /*
@@ -60,8 +75,11 @@ TRACE_EVENT(page_hinting_request,
  * @mt: migratetype of that free list
  * @entries: scatterlist entries in the batch
  * @bytes: bytes in the batch
- * @lock_ns: zone lock hold time spent filling this batch, summed over
- *           every lock section since the previous batch was drained
+ * @lock_ns: hold time of the zone lock critical section in which the
+ *           batch got its last entry (with the previous batch's drain
+ *           when that section started with one); one section, not a sum
+ *
+ * Fires after the zone lock was released, before the device is called.
  */
 TRACE_EVENT(page_hinting_fill,
 
@@ -71,13 +89,13 @@ TRACE_EVENT(page_hinting_fill,
 	TP_ARGS(zone, order, mt, entries, bytes, lock_ns),
 
 	TP_STRUCT__entry(
+		__field(u64, bytes)
+		__field(u64, lock_ns)
 		__field(int, nid)
 		__field(enum zone_type, zone_idx)
 		__field(unsigned int, order)
 		__field(unsigned int, mt)
 		__field(unsigned int, entries)
-		__field(u64, bytes)
-		__field(u64, lock_ns)
 	),
 
 	TP_fast_assign(
@@ -101,7 +119,8 @@ TRACE_EVENT(page_hinting_fill,
  * page_hinting_react - the reporting device processed a batch.
  * @entries: scatterlist entries handed to the device
  * @bytes: bytes handed to the device
- * @duration_ns: time spent in the device's report() call
+ * @duration_ns: time spent in the device's report() call (it sleeps
+ *               until the host acknowledged the batch)
  * @err: its return value (0: the host was told about every entry)
  */
 TRACE_EVENT(page_hinting_react,
@@ -137,7 +156,10 @@ TRACE_EVENT(page_hinting_react,
  *          not flagged (they are reported again at the higher order);
  *          0 when @err is set
  * @err: the device's return value; on error nothing is flagged
- * @lock_ns: zone lock hold time of the drain itself
+ * @lock_ns: time spent draining, with the zone lock held: the start of
+ *           a critical section that may go on filling the next batch
+ *
+ * Fires once the zone lock was released after the drain.
  */
 TRACE_EVENT(page_hinting_drain,
 
@@ -147,11 +169,11 @@ TRACE_EVENT(page_hinting_drain,
 	TP_ARGS(entries, reported, merged, err, lock_ns),
 
 	TP_STRUCT__entry(
+		__field(u64, lock_ns)
 		__field(unsigned int, entries)
 		__field(unsigned int, reported)
 		__field(unsigned int, merged)
 		__field(int, err)
-		__field(u64, lock_ns)
 	),
 
 	TP_fast_assign(
@@ -190,15 +212,15 @@ TRACE_EVENT(page_hinting_cycle,
 		duration_ns, err),
 
 	TP_STRUCT__entry(
+		__field(u64, duration_ns)
 		__field(int, nid)
 		__field(enum zone_type, zone_idx)
 		__field(unsigned int, order)
 		__field(unsigned int, mt)
 		__field(unsigned int, isolated)
 		__field(unsigned int, batches)
-		__field(bool, budget_exhausted)
 		__field(int, err)
-		__field(u64, duration_ns)
+		__field(bool, budget_exhausted)
 	),
 
 	TP_fast_assign(
@@ -230,35 +252,91 @@ TRACE_EVENT(page_hinting_cycle,
  * @requeued: more work was requested meanwhile (a budget ran out or a
  *            free asked for it); another pass is queued after the delay
  * @err: the error that ended the pass, 0 if none
+ * @max_lock_ns: the longest zone lock critical section of the pass: the
+ *               longest stretch reporting kept interrupts off on a CPU
  */
 TRACE_EVENT(page_hinting_pass,
 
 	TP_PROTO(unsigned int batches, u64 bytes, u64 failed_bytes,
-		 u64 duration_ns, bool requeued, int err),
+		 u64 duration_ns, bool requeued, int err, u64 max_lock_ns),
 
-	TP_ARGS(batches, bytes, failed_bytes, duration_ns, requeued, err),
+	TP_ARGS(batches, bytes, failed_bytes, duration_ns, requeued, err,
+		max_lock_ns),
 
 	TP_STRUCT__entry(
-		__field(unsigned int, batches)
-		__field(bool, requeued)
-		__field(int, err)
 		__field(u64, bytes)
 		__field(u64, failed_bytes)
 		__field(u64, duration_ns)
+		__field(u64, max_lock_ns)
+		__field(unsigned int, batches)
+		__field(int, err)
+		__field(bool, requeued)
 	),
 
 	TP_fast_assign(
-		__entry->batches = batches;
-		__entry->requeued = requeued;
-		__entry->err = err;
 		__entry->bytes = bytes;
 		__entry->failed_bytes = failed_bytes;
 		__entry->duration_ns = duration_ns;
+		__entry->max_lock_ns = max_lock_ns;
+		__entry->batches = batches;
+		__entry->err = err;
+		__entry->requeued = requeued;
 	),
 
-	TP_printk("batches=%u bytes=%llu failed_bytes=%llu duration_ns=%llu requeued=%d err=%d",
+	TP_printk("batches=%u bytes=%llu failed_bytes=%llu duration_ns=%llu requeued=%d err=%d max_lock_ns=%llu",
 		__entry->batches, __entry->bytes, __entry->failed_bytes,
-		__entry->duration_ns, __entry->requeued, __entry->err)
+		__entry->duration_ns, __entry->requeued, __entry->err,
+		__entry->max_lock_ns)
+);
+
+/* enum page_reporting_reuse in mm/page_reporting.h */
+#define show_page_hinting_reuse(why)					\
+	__print_symbolic(why, { 0, "alloc" }, { 1, "merge" },		\
+			 { 2, "isolate" }, { 3, "offline" })
+
+/*
+ * page_hinting_reuse - a reported block left its free list.
+ * @zone: its zone
+ * @order: its order
+ * @allocated: pages of it handed out by an allocation (the allocation's
+ *             size when the block was split for it); the host refaults
+ *             them when they are touched. The rest of the block stays
+ *             discarded on the host and becomes reportable again.
+ * @why: alloc, merge (into a freed buddy), isolate (compaction, page
+ *       isolation), offline (memory offlining, poisoning): enum
+ *       page_reporting_reuse in mm/page_reporting.h
+ *
+ * Fires with the zone lock held, from the allocator: it does no more
+ * than record its fields.
+ */
+TRACE_EVENT(page_hinting_reuse,
+
+	TP_PROTO(struct zone *zone, unsigned int order,
+		 unsigned long allocated, unsigned int why),
+
+	TP_ARGS(zone, order, allocated, why),
+
+	TP_STRUCT__entry(
+		__field(unsigned long, allocated)
+		__field(int, nid)
+		__field(enum zone_type, zone_idx)
+		__field(unsigned int, order)
+		__field(unsigned int, why)
+	),
+
+	TP_fast_assign(
+		__entry->allocated = allocated;
+		__entry->nid = zone_to_nid(zone);
+		__entry->zone_idx = zone_idx(zone);
+		__entry->order = order;
+		__entry->why = why;
+	),
+
+	TP_printk("nid=%d zone=%s order=%u allocated=%lu why=%s",
+		__entry->nid,
+		__print_symbolic(__entry->zone_idx, ZONE_TYPE),
+		__entry->order, __entry->allocated,
+		show_page_hinting_reuse(__entry->why))
 );
 
 #endif /* _TRACE_PAGE_HINTING_H */

@@ -11,8 +11,8 @@
 #   PHASES       which phases, in order ("oneshot churn frag")
 #   MIB (600)  CHURN_S (10)  CHURN_MIB (400)  FRAG_MIB (240)  HOLD_MS (2000)
 #   FRAG_HOLD_MS (5000): between the fragmented free and the rest
-#   DELAY_MS CAPACITY ORDER HWM   policy, written to
-#                /sys/kernel/mm/page_hinting/ when set (pagehint kernel)
+#   DELAY_MS CAPACITY ORDER   policy, the page_reporting_* module
+#                parameters, set when given (pagehint kernel)
 #   INTERVAL     hintstat's interval (0.5 s)
 #   QUIET        seconds without hinted bytes that mean reporting is idle (4)
 #   NOHINT       seconds after which a phase that hinted nothing is over (8)
@@ -23,18 +23,17 @@ PHASES=${PHASES:-oneshot churn frag}
 MIB=${MIB:-600} CHURN_S=${CHURN_S:-10} CHURN_MIB=${CHURN_MIB:-400}
 FRAG_MIB=${FRAG_MIB:-240} HOLD_MS=${HOLD_MS:-2000} FRAG_HOLD_MS=${FRAG_HOLD_MS:-5000}
 INTERVAL=${INTERVAL:-0.5} QUIET=${QUIET:-4} NOHINT=${NOHINT:-8} CHURN_TAIL=${CHURN_TAIL:-10}
-P=/sys/kernel/mm/page_hinting
 
 uname -r > $OUT/uname
 mkdir -p /tmp
-for t in delay_ms:$DELAY_MS capacity:$CAPACITY order:$ORDER hwm:$HWM; do
+for t in delay_ms:$DELAY_MS capacity:$CAPACITY order:$ORDER; do
 	f=${t%%:*} v=${t#*:}
 	[ -z "$v" ] && continue
-	[ -w $P/$f ] || { echo "no $P/$f: this kernel has no page_hinting tunables"; exit 1; }
-	echo "$v" > $P/$f || { echo "cannot set $f=$v"; exit 1; }
+	[ -w $PR/page_reporting_$f ] || { echo "no page_reporting_$f parameter: not the pagehint kernel"; exit 1; }
+	param $f "$v" || { echo "cannot set $f=$v"; exit 1; }
 done
-if [ -d $P ]; then
-	for f in delay_ms capacity order hwm; do echo "$f=$(cat $P/$f)"; done > $OUT/policy
+if [ -e $PR/page_reporting_delay_ms ]; then
+	for f in delay_ms capacity order; do echo "$f=$(param $f)"; done > $OUT/policy
 fi
 
 hintstat -j -S "$INTERVAL" > $OUT/hintstat.json 2> $OUT/hintstat.err &
@@ -53,8 +52,7 @@ grep 'mode:' $OUT/hintstat.err > $OUT/mode
 ibytes() { grep '"interval_s"' $OUT/hintstat.json | sed 's/^[^}]*"bytes":\([0-9]*\),.*/\1/'; }
 # Idle, after the interval lines counted in $1: something was hinted
 # since and the last QUIET seconds of intervals hinted nothing, or
-# nothing at all was hinted for NOHINT seconds (hwm can hold a pass
-# back).
+# nothing at all was hinted for NOHINT seconds.
 wait_quiet() {	# $1 lines before, $2 limit in s
 	n=$(awk -v q="$QUIET" -v i="$INTERVAL" 'BEGIN { n = q / i; print (n == int(n)) ? n : int(n) + 1 }')
 	none=$(awk -v q="$NOHINT" -v i="$INTERVAL" 'BEGIN { print int(q / i) }')

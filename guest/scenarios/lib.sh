@@ -1,5 +1,14 @@
 # Helpers shared by the guest scenarios (sourced; busybox sh).
 T=/sys/kernel/tracing
+# The series' parameters: delay_ms, capacity, order (page_reporting_*).
+PR=/sys/module/page_reporting/parameters
+param() {	# param NAME [VALUE]: print it, or set it (non-zero when refused)
+	if [ $# = 1 ]; then
+		cat $PR/page_reporting_$1
+	else
+		printf '%s' "$2" 2>/dev/null > $PR/page_reporting_$1
+	fi
+}
 
 has_events() { [ -d $T/events/page_hinting ]; }
 
@@ -46,17 +55,30 @@ wait_idle() {
 
 # Make the counts read next final for the rest of the boot (the host
 # compares them with what it saw over the VM's whole life): the longest
-# delay (60 s; the VM powers off long before), then wait out a pass
-# already queued with the old delay (a request made after the last idle
-# wait, e.g. by a process exiting).
+# delay (60 s; the VM powers off long before), which also re-arms a pass
+# already queued, then wait out a pass that is running.
 freeze_reporting() {
-	P=/sys/kernel/mm/page_hinting
-	old=$(cat $P/delay_ms)
-	echo 60000 > $P/delay_ms || return 1
+	param delay_ms 60000 || return 1
 	n=$(npasses)
-	sleep $((old / 1000 + 2))
+	sleep 1
 	while [ "$(npasses)" != "$n" ]; do
 		n=$(npasses)
-		sleep 2
+		sleep 1
 	done
 }
+
+# The workqueue mode's kpageflags scan against the series' exact counts
+# (zoneinfo "reported", blocks per order), read just before and after
+# it, into $OUT/kpf-N.json and zoneinfo-N-{before,after}. Starting
+# hintstat allocates and its exit frees, which can unflag a reported
+# block: a try whose two readings differ is taken again (5 tries).
+kpf_vs_zoneinfo() {
+	for n in 1 2 3 4 5; do
+		zi_reported > $OUT/zoneinfo-$n-before
+		hintstat --mode workqueue -j 0.2 1 > $OUT/kpf-$n.json \
+			2> $OUT/kpf-$n.err || { cat $OUT/kpf-$n.err; return 1; }
+		zi_reported > $OUT/zoneinfo-$n-after
+		cmp -s $OUT/zoneinfo-$n-before $OUT/zoneinfo-$n-after && return 0
+	done
+}
+zi_reported() { grep -E '^Node|^ +reported' /proc/zoneinfo; }
