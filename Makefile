@@ -27,7 +27,7 @@ export BUILD
 
 .PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit \
 	check-patches bench-reclaim bench-pagefault bench-host bench-clock bench-kpf bench bench-ci bench-compare \
-	dashboard clean
+	dashboard mutants clean
 
 all: kernel guest
 
@@ -125,6 +125,11 @@ dashboard:
 	@scripts/deps-bench.sh
 	@$(PYTHON) bench/browser.py $(BUILD)/dashboard/index.html \
 		--screenshot $(BUILD)/dashboard/screenshot.png
+
+# Seeded bugs in the kernel series, each built and booted with the KUnit
+# suite, which must fail on every one (build/mutants.json).
+mutants: kernel guest
+	@$(PYTHON) scripts/mutants.py
 
 check-patches: deps
 	@$(PYTHON) -m pytest -q tests/test_patches.py

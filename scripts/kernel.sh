@@ -53,10 +53,13 @@ prepare_tree() {
 		git -C "$src.tmp" tag pristine
 		mv "$src.tmp" "$src"
 	fi
-	# The applied series is identified by the hash of its patches.
+	# The applied series is identified by the hash of its patches, the
+	# tree by the hash of its diff against pristine: a tree changed by
+	# hand (or left mutated by scripts/mutants.py) is patched again.
 	want=$(cd "$top/kernel" && cat series $(grep -v '^#' series) | sha256sum | cut -c1-16)
 	have=$(cat "$src/.pagehint-series" 2>/dev/null || true)
-	if [ "$want" != "$have" ]; then
+	tree=$(git -C "$src" diff pristine | sha256sum | cut -c1-16)
+	if [ "$want" != "$have" ] || [ "$tree" != "$(cat "$src/.pagehint-tree" 2>/dev/null)" ]; then
 		echo "  PATCH   kernel/series" >&2
 		git -C "$src" reset -q --hard pristine
 		git -C "$src" clean -q -fdx -e .pagehint-series
@@ -65,6 +68,7 @@ prepare_tree() {
 			patch -s -p1 -d "$src" < "$top/kernel/$p" || die "patch $p does not apply"
 		done
 		echo "$want" > "$src/.pagehint-series"
+		git -C "$src" diff pristine | sha256sum | cut -c1-16 > "$src/.pagehint-tree"
 	fi
 	echo "$src"
 }
