@@ -71,7 +71,7 @@ def kpageflags_vs_zoneinfo(run):
     workqueue's /proc/kpageflags scan and from the series' zoneinfo,
     for the first of lib.sh kpf_vs_zoneinfo's tries whose zoneinfo did
     not change while hintstat ran."""
-    for n in range(1, 6):
+    for n in range(1, 9):
         if not run.has(f"zoneinfo-{n}-before"):
             break
         before = run.file(f"zoneinfo-{n}-before")

@@ -71,9 +71,9 @@ freeze_reporting() {
 # (zoneinfo "reported", blocks per order), read just before and after
 # it, into $OUT/kpf-N.json and zoneinfo-N-{before,after}. Starting
 # hintstat allocates and its exit frees, which can unflag a reported
-# block: a try whose two readings differ is taken again (5 tries).
+# block: a try whose two readings differ is taken again (8 tries).
 kpf_vs_zoneinfo() {
-	for n in 1 2 3 4 5; do
+	for n in 1 2 3 4 5 6 7 8; do
 		zi_reported > $OUT/zoneinfo-$n-before
 		hintstat --mode workqueue -j 0.2 1 > $OUT/kpf-$n.json \
 			2> $OUT/kpf-$n.err || { cat $OUT/kpf-$n.err; return 1; }
