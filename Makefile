@@ -44,11 +44,16 @@ kernel: deps
 kernel-debug: deps
 	@scripts/kernel.sh debug
 
-tools: $(GUEST_BINS) $(BUILD)/hintstat/hintstat_test
+tools: $(GUEST_BINS) $(BUILD)/hintstat/hintstat_test $(BUILD)/hintstat/asan/hintstat
 
 # BPF skeleton (build/hintstat/hintstat.skel.h), static hintstat, unit tests.
 $(BUILD)/bin/hintstat $(BUILD)/hintstat/hintstat_test &: $(HINTSTAT_DEPS) | deps
 	$(MAKE) -C tools/hintstat BUILD=$(BUILD)
+
+# The same under ASan and UBSan: host mode's end-to-end test and the C
+# unit tests run on it too.
+$(BUILD)/hintstat/asan/hintstat $(BUILD)/hintstat/asan/hintstat_test &: $(HINTSTAT_DEPS) | deps
+	$(MAKE) -C tools/hintstat BUILD=$(BUILD) asan
 
 $(BUILD)/bin/memhog: tools/memhog/memhog.c | deps
 	@mkdir -p $(@D)

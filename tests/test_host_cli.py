@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -308,3 +309,57 @@ def test_guest_stream_join_flags_divergence_with_its_reason(tmp_path):
     assert lines[-1]["guest"]["stream"] == "gone"
     assert "hintstat: guest stream gone (socket closed)" in err
     assert "2.0 MiB not discarded: VFIO device assigned" in err
+
+
+HINTSTAT_ASAN = os.path.join(BUILD, "hintstat", "asan", "hintstat")
+
+
+def asan_clean(err):
+    assert "AddressSanitizer" not in err and "runtime error:" not in err, err
+
+
+def test_record_guest_and_http_at_once_on_the_asan_build(tmp_path):
+    """host record, --guest and --prom :PORT together put three fds in
+    the poll set (pfd[2] overflowed the stack); on the ASan+UBSan build,
+    every count still exact, /metrics answered, the record complete."""
+    from hostlib import FakeVmm, GuestStream, Lines, free_port, kill_all
+    port, rec = free_port(), tmp_path / "all.hsrec"
+    host = None
+    with GuestStream(str(tmp_path / "g.sock")) as g, FakeVmm() as vmm:
+        try:
+            host = subprocess.Popen(
+                [need(HINTSTAT_ASAN, "make tools"), "host", "record", "-o",
+                 str(rec), "-p", str(vmm.pid), "--ram", f"{RAM_MIB}M", "-j",
+                 "--guest", g.path, "--prom", f":{port}", "0.2"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            out, err = Lines(host.stdout), Lines(host.stderr)
+            g.accept()
+            err.wait(lambda l: "Tracing" in l, 60, "Tracing")
+            g.total(10 * MIB)
+            vmm.go()
+            g.total(15 * MIB)
+
+            def joined(line):
+                o = json.loads(line)
+                return (o["total"]["discarded_bytes"] == 5 * MIB and
+                        o["guest"].get("hinted_bytes") == 5 * MIB)
+            try:
+                out.wait(joined, 30, "the joined line")
+            except AssertionError:
+                host.wait(10)
+                raise AssertionError(err.rest())
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                        timeout=10) as r:
+                body = r.read().decode()
+            assert f"pagehint_host_discarded_bytes_total {5 * MIB}\n" in body
+            vmm.exit()
+            host.wait(60)
+        finally:
+            kill_all(host)
+        errs = err.rest()
+    assert host.returncode == 0, errs
+    asan_clean(errs)
+    p = subprocess.run([HINTSTAT, "report", "-j", str(rec)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["total"]["discarded_bytes"] == 5 * MIB

@@ -1004,7 +1004,8 @@ int hs_host_main(int argc, char **argv)
 	long long rss, rss_first, rss_max;
 	int err, rc = 1, http_fd = -1, nfd;
 	unsigned long long size;
-	struct pollfd pfd[2];
+	/* The ring buffer, the guest stream and the HTTP listener. */
+	struct pollfd pfd[3];
 	char clock[16];
 	long printed = 0;
 	bool vmm_gone = false;
