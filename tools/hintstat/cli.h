@@ -35,20 +35,13 @@ extern const struct argp_child hs_common_children[];
 /* The n-th positional argument: [interval [count]], or argp_error(). */
 void hs_parse_positional(struct argp_state *state, const char *arg, int n,
 			 double *interval, long *count);
-/* --prom :PORT: 0 when arg names a file, -1 when invalid, else the port. */
+/* --prom [HOST]:PORT: 0 when arg names a file, -1 when invalid, else the port. */
 int hs_prom_port(const char *arg);
 /* One line saying what is wrong, one saying what to do, on stderr. */
 void hs_die_hint(const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* CLOCK_MONOTONIC in seconds. */
 double hs_now_mono(void);
-/* A non-blocking listening socket on port (IPv6 and IPv4), or -errno. */
-int hs_http_listen(int port);
-/* --prom :PORT listening: its fd; -1 for a file or none; -2 after a message. */
-int hs_prom_listen(const char *prom);
-/* Answer every waiting GET /metrics with print(f, arg); never blocks. */
-void hs_http_serve(int lfd, void (*print)(FILE *, const void *),
-		   const void *arg);
 
 /*
  * The record file (hintstat record, hintstat host record): create it with

@@ -28,6 +28,7 @@
 #include "report.h"
 #include "record.h"
 #include "cli.h"
+#include "http.h"
 #include "kpageflags.h"
 #include "hintstat.skel.h"
 
@@ -76,8 +77,8 @@ const char *argp_program_bug_address = "the pagehint project's issue tracker";
 const char argp_program_doc[] =
 "Show free page reporting (page hinting) at work.\n"
 "\n"
-"USAGE: hintstat [-H [-Z]] [-j] [-e] [-T] [--prom FILE|:PORT] [-i SEC]\n"
-"                [-d SEC] [--mode MODE] [interval [count]]\n"
+"USAGE: hintstat [-H [-Z]] [-j] [-e] [-T] [--prom FILE|[HOST]:PORT]\n"
+"                [-i SEC] [-d SEC] [--mode MODE] [interval [count]]\n"
 "       hintstat record -o FILE [the options above]\n"
 "       hintstat report FILE [-j | -H [-Z]] [--prom FILE]\n"
 "       hintstat host [-p PID | -n NAME] [--guest SOCKET] [-j] ... (see\n"
@@ -586,8 +587,8 @@ static void print_bpf_stats(FILE *f, const struct hintstat_bpf *obj, bool json)
 		fprintf(f, "}");
 }
 
-/* --prom :PORT (cli.c's responder), -1 when none. */
-static int http_fd = -1;
+/* --prom [HOST]:PORT (http.c). */
+static struct hs_http http = { .lfd = -1 };
 
 /* GET /metrics: the totals at that moment. */
 static void prom_live(FILE *f, const void *arg)
@@ -647,7 +648,7 @@ static int print_interval(const struct hintstat_bpf *obj,
 	free(extra);
 	if (hs_recorder_sync(t, cur.totals.dropped_events))
 		return 1;
-	if (hs_opt.prom && http_fd < 0) {
+	if (hs_opt.prom && !hs_http_on(&http)) {
 		err = hs_write_prom_file(hs_opt.prom, &cur);
 		if (err) {
 			hs_die_hint("check that the directory exists and is writable",
@@ -730,7 +731,8 @@ int main(int argc, char **argv)
 	static struct hs_snapshot prev;
 	struct ring_buffer *rb = NULL;
 	struct hintstat_bpf *obj = NULL;
-	struct pollfd pfd[2];
+	/* The ring buffer and the HTTP responder's fds. */
+	struct pollfd pfd[1 + HS_HTTP_POLLFDS];
 	double t_start, t_prev, next, end = 0, t;
 	int err, stats_fd = -1, rc = 1, timeout, nfd;
 	long printed = 0;
@@ -780,8 +782,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	http_fd = hs_prom_listen(hs_opt.prom);
-	if (http_fd == -2)
+	if (hs_http_open(&http, hs_opt.prom))
 		goto cleanup;
 	if (env.bpf_stats) {
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -834,9 +835,7 @@ int main(int argc, char **argv)
 				pfd[nfd++] = (struct pollfd){
 					.fd = ring_buffer__epoll_fd(rb),
 					.events = POLLIN };
-			if (http_fd >= 0)
-				pfd[nfd++] = (struct pollfd){ .fd = http_fd,
-							      .events = POLLIN };
+			nfd += hs_http_pollfds(&http, pfd + nfd);
 			err = poll(pfd, nfd, timeout);
 			if (err < 0 && errno != EINTR) {
 				fprintf(stderr, "hintstat: polling: %s\n",
@@ -850,8 +849,7 @@ int main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
-			if (http_fd >= 0)
-				hs_http_serve(http_fd, prom_live, obj);
+			hs_http_serve(&http, prom_live, obj);
 			continue;
 		}
 		if (rb)
@@ -874,8 +872,7 @@ int main(int argc, char **argv)
 
 cleanup:
 	hs_recorder_close(false, 0);
-	if (http_fd >= 0)
-		close(http_fd);
+	hs_http_close(&http);
 	if (stats_fd >= 0)
 		close(stats_fd);
 	ring_buffer__free(rb);

@@ -34,6 +34,7 @@
 #include "report.h"
 #include "record.h"
 #include "cli.h"
+#include "http.h"
 #include "hintstat_host.skel.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -78,6 +79,7 @@ struct guest_stream {
 static volatile sig_atomic_t exiting;
 static struct bpf_link *links[HH_MAX_LINKS];
 static struct guest_stream gs = { .fd = -1 };
+static struct hs_http http = { .lfd = -1 };
 static struct vmm target;
 static bool ram_file;		/* guest RAM is a file (memfd, hugetlbfs) */
 static unsigned long long ram_total;
@@ -90,8 +92,8 @@ const char host_doc[] =
 "Show what the VMM does with the free pages its guest reports.\n"
 "\n"
 "USAGE: hintstat host [-p PID | -n NAME] [--ram SIZE] [--guest SOCKET]\n"
-"                     [-j | -H] [-T] [--prom FILE|:PORT] [-i SEC] [-d SEC]\n"
-"                     [interval [count]]\n"
+"                     [-j | -H] [-T] [--prom FILE|[HOST]:PORT] [-i SEC]\n"
+"                     [-d SEC] [interval [count]]\n"
 "       hintstat host record -o FILE [the options above]\n"
 "       hintstat report FILE [-j | -H] [--prom FILE]   (a host record too)\n"
 "\n"
@@ -1002,10 +1004,10 @@ int hs_host_main(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	double t_start, t_prev, next, end = 0, t, silent;
 	long long rss, rss_first, rss_max;
-	int err, rc = 1, http_fd = -1, nfd;
+	int err, rc = 1, nfd;
 	unsigned long long size;
-	/* The ring buffer, the guest stream and the HTTP listener. */
-	struct pollfd pfd[3];
+	/* The ring buffer, the guest stream, the HTTP responder's fds. */
+	struct pollfd pfd[2 + HS_HTTP_POLLFDS];
 	char clock[16];
 	long printed = 0;
 	bool vmm_gone = false;
@@ -1054,8 +1056,7 @@ int hs_host_main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	http_fd = hs_prom_listen(hs_opt.prom);
-	if (http_fd == -2)
+	if (hs_http_open(&http, hs_opt.prom))
 		goto cleanup;
 	if (env.record) {
 		rb = ring_buffer__new(bpf_map__fd(obj->maps.events),
@@ -1101,9 +1102,7 @@ int hs_host_main(int argc, char **argv)
 			if (gs.fd >= 0)
 				pfd[nfd++] = (struct pollfd){ .fd = gs.fd,
 							      .events = POLLIN };
-			if (http_fd >= 0)
-				pfd[nfd++] = (struct pollfd){ .fd = http_fd,
-							      .events = POLLIN };
+			nfd += hs_http_pollfds(&http, pfd + nfd);
 			if (poll(pfd, nfd, (int)((until - t) * 1000) + 1) < 0 &&
 			    errno != EINTR) {
 				rc = 1;
@@ -1113,8 +1112,7 @@ int hs_host_main(int argc, char **argv)
 				ring_buffer__consume(rb);
 			cur_state = obj->bss->hst;
 			guest_read(discarded(&cur_state.totals));
-			if (http_fd >= 0)
-				hs_http_serve(http_fd, print_prom, &cur_state);
+			hs_http_serve(&http, print_prom, &cur_state);
 			continue;
 		}
 		if (rb)
@@ -1155,7 +1153,7 @@ int hs_host_main(int argc, char **argv)
 			print_table(&iv, t - t_prev,
 				    clock[0] ? clock : NULL);
 		fflush(stdout);
-		if (hs_opt.prom && http_fd < 0) {
+		if (hs_opt.prom && !hs_http_on(&http)) {
 			err = hs_write_file_atomic(hs_opt.prom, print_prom, &cur_state);
 			if (err) {
 				hs_die_hint("check that the directory exists and is writable",
@@ -1188,8 +1186,7 @@ int hs_host_main(int argc, char **argv)
 cleanup:
 	hs_recorder_close(false, 0);
 	ring_buffer__free(rb);
-	if (http_fd >= 0)
-		close(http_fd);
+	hs_http_close(&http);
 	if (gs.fd >= 0)
 		close(gs.fd);
 	detach_all();
