@@ -363,3 +363,59 @@ def test_record_guest_and_http_at_once_on_the_asan_build(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["total"]["discarded_bytes"] == 5 * MIB
+
+
+def test_guest_stream_is_parsed_checked_and_rebased(tmp_path):
+    """The guest is not trusted: a nested "bytes" is not the total's, a
+    NUL byte, a 70 KiB line, a line that is not JSON and a total past
+    what the guest's RAM allows are each refused and counted, and never
+    stall the lines after them; a restarted guest hintstat (totals lower
+    than before) starts a new segment instead of an underflow."""
+    from hostlib import FakeVmm, GuestStream, Lines, kill_all
+    host = None
+    with GuestStream(str(tmp_path / "g.sock")) as g, FakeVmm() as vmm:
+        try:
+            host = subprocess.Popen(
+                [HINTSTAT, "host", "-p", str(vmm.pid), "--ram", f"{RAM_MIB}M",
+                 "-j", "--guest", g.path, "0.1"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            out, err = Lines(host.stdout), Lines(host.stderr)
+            g.accept()
+            err.wait(lambda l: "Tracing" in l, 60, "Tracing")
+
+            def state(**want):
+                def ok(line):
+                    o = json.loads(line)["guest"]
+                    return all(o.get(k) == v for k, v in want.items())
+                return json.loads(out.wait(ok, 30, f"guest {want}"))["guest"]
+            g.total(10 * MIB)
+            state(lines=1, hinted_bytes=0)      # the join's base, then
+            vmm.go()                            # 5 MiB discarded
+            g.send(b'{"mode":"tracepoints","total":{"zones":[{"bytes":999}],'
+                   b'"bytes":%d,"failed_bytes":0}}\n' % (12 * MIB))
+            state(hinted_bytes=2 * MIB, bad_lines=0)
+            g.send(b'{"total":\0{"bytes":1}}\n')
+            g.total(13 * MIB)
+            state(hinted_bytes=3 * MIB, bad_lines=1)
+            g.total(2 * MIB)            # the guest's hintstat restarted
+            s = state(hinted_bytes=5 * MIB, restarts=1)
+            assert s["not_discarded_bytes"] == 0, s
+            g.total(2 * MIB + (1 << 60))
+            g.send(b"x" * 70000 + b"\n" + b"not json\n")
+            g.total(3 * MIB)
+            s = state(hinted_bytes=6 * MIB, bad_lines=4)
+            assert s["host_discarded_bytes"] == 5 * MIB, s
+            assert s["not_discarded_bytes"] == MIB, s
+            g.close()
+            vmm.exit()
+            host.wait(30)
+        finally:
+            kill_all(host)
+        errs = err.rest()
+    assert host.returncode == 0, errs
+    assert "guest stream: 1 bad line, the latest: not JSON" in errs
+    assert "guest stream: 4 bad lines, the latest: not JSON" in errs
+    assert re.search(r"guest stream: \d+ lines taken, 4 refused, the latest: "
+                     r"not JSON.*, 1 restarts", errs), errs
+    assert "while the guest streamed: guest hinted 6.0 MiB, host discarded " \
+           "5.0 MiB, 1.0 MiB not discarded" in errs, errs

@@ -35,11 +35,11 @@
 #include "record.h"
 #include "cli.h"
 #include "http.h"
+#include "guest_stream.h"
 #include "hintstat_host.skel.h"
 
 #define MIB (1024.0 * 1024.0)
 #define HH_MAX_LINKS 8
-#define GUEST_LINE_MAX 65536
 
 /* Besides the options both views take (hs_opt, cli.h). */
 static struct host_env {
@@ -59,21 +59,12 @@ struct vmm {
 	bool ram_default;	/* no size given there: the VMM's default */
 };
 
-/* The guest's stream (--guest): its latest totals and how it is doing. */
+/* The guest's stream (--guest): its socket and its parser. */
 struct guest_stream {
 	int fd;
-	char buf[GUEST_LINE_MAX];
-	size_t used;
-	bool seen;		/* a line came */
 	bool gone;		/* EOF or silence: said once */
-	double last;		/* hs_now_mono() of the last line */
-	unsigned long long lines;
-	unsigned long long base;	/* guest total bytes at the first line */
-	unsigned long long bytes;	/* its latest total bytes */
-	unsigned long long failed;	/* latest total failed_bytes */
-	unsigned long long host_base;	/* host discarded at the first line */
-	unsigned long long host_at;	/* and when the latest line came */
-	char mode[32];
+	unsigned long long bad_said;	/* bad lines already reported */
+	struct hs_gstream p;
 };
 
 static volatile sig_atomic_t exiting;
@@ -621,60 +612,32 @@ static int guest_connect(const char *path)
 	return 0;
 }
 
-/* The number after "key": in s (s is a JSON object), or false. */
-static bool json_ull(const char *s, const char *key, unsigned long long *v)
+/* A refused guest line: said at the first and every power of two. */
+static void guest_bad_lines(void)
 {
-	char pat[64];
-	const char *p;
+	unsigned long long n = gs.p.bad;
 
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(s, pat);
-	if (!p || !isdigit((unsigned char)p[strlen(pat)]))
-		return false;
-	*v = strtoull(p + strlen(pat), NULL, 10);
-	return true;
+	if (n == gs.bad_said)
+		return;
+	gs.bad_said = n;
+	if (n & (n - 1))
+		return;
+	fprintf(stderr, "hintstat: guest stream: %llu bad line%s, the latest: %s\n",
+		n, n > 1 ? "s" : "", gs.p.why);
 }
 
-/* One line of the guest's hintstat -j: its totals since it attached. */
-static void guest_line(char *line, unsigned long long host_now)
-{
-	unsigned long long bytes, failed;
-	const char *t, *m;
-
-	t = strstr(line, "\"total\":{");
-	if (!t || !json_ull(t, "bytes", &bytes) ||
-	    !json_ull(t, "failed_bytes", &failed))
-		return;		/* an event line, or not hintstat's */
-	m = strstr(line, "\"mode\":\"");
-	if (m)
-		snprintf(gs.mode, sizeof(gs.mode), "%.*s",
-			 (int)strcspn(m + 8, "\""), m + 8);
-	if (!gs.seen) {
-		/* From here on, both sides count. */
-		gs.base = bytes;
-		gs.host_base = host_now;
-		gs.seen = true;
-	}
-	if (gs.gone)
-		fprintf(stderr, "hintstat: guest stream back\n");
-	gs.gone = false;
-	gs.bytes = bytes;
-	gs.failed = failed;
-	gs.host_at = host_now;
-	gs.last = hs_now_mono();
-	gs.lines++;
-}
-
-/* Read what the guest sent; EOF marks the stream gone. */
+/*
+ * Read what the guest sent, a bounded amount per call so that a guest
+ * flooding its port cannot hold the loop; EOF marks the stream gone.
+ */
 static void guest_read(unsigned long long host_now)
 {
-	char *nl, *start;
+	char buf[16384];
 	ssize_t r;
+	int i;
 
-	while (gs.fd >= 0) {
-		if (gs.used == sizeof(gs.buf) - 1)
-			gs.used = 0;	/* a line that long is not hintstat's */
-		r = read(gs.fd, gs.buf + gs.used, sizeof(gs.buf) - 1 - gs.used);
+	for (i = 0; gs.fd >= 0 && i < 16; i++) {
+		r = read(gs.fd, buf, sizeof(buf));
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (r <= 0) {
@@ -685,17 +648,13 @@ static void guest_read(unsigned long long host_now)
 			gs.gone = true;
 			break;
 		}
-		gs.used += r;
-		gs.buf[gs.used] = '\0';
-		start = gs.buf;
-		while ((nl = strchr(start, '\n'))) {
-			*nl = '\0';
-			guest_line(start, host_now);
-			start = nl + 1;
+		if (hs_gstream_feed(&gs.p, buf, r, hs_now_mono(), host_now) &&
+		    gs.gone) {
+			fprintf(stderr, "hintstat: guest stream back\n");
+			gs.gone = false;
 		}
-		gs.used -= start - gs.buf;
-		memmove(gs.buf, start, gs.used);
 	}
+	guest_bad_lines();
 }
 
 /* Bytes the host dropped: what hits the guest RAM's memory. */
@@ -720,7 +679,7 @@ static const char *stream_state(void)
 		return "none";
 	if (gs.gone)
 		return "gone";
-	return gs.seen ? "up" : "waiting";
+	return gs.p.seen ? "up" : "waiting";
 }
 
 /*
@@ -732,12 +691,8 @@ static const char *stream_state(void)
  */
 static unsigned long long divergence(void)
 {
-	unsigned long long g, h;
+	unsigned long long g = gs.p.hinted, h = gs.p.host_at - gs.p.host_base;
 
-	if (!gs.seen)
-		return 0;
-	g = gs.bytes - gs.base;
-	h = gs.host_at - gs.host_base;
 	return g > h ? g - h : 0;
 }
 
@@ -773,14 +728,17 @@ static void json_totals(FILE *f, const struct hh_totals *t)
 static void json_guest(FILE *f)
 {
 	fprintf(f, ",\"guest\":{\"stream\":\"%s\"", stream_state());
-	if (gs.seen) {
+	if (env.guest)
+		fprintf(f, ",\"bad_lines\":%llu", gs.p.bad);
+	if (gs.p.seen) {
 		fprintf(f, ",\"mode\":");
-		hs_json_str(f, gs.mode);
-		fprintf(f, ",\"lines\":%llu,\"hinted_bytes\":%llu,"
-			"\"failed_bytes\":%llu,\"host_discarded_bytes\":%llu,"
+		hs_json_str(f, gs.p.mode);
+		fprintf(f, ",\"lines\":%llu,\"restarts\":%llu,"
+			"\"hinted_bytes\":%llu,\"failed_bytes\":%llu,"
+			"\"host_discarded_bytes\":%llu,"
 			"\"not_discarded_bytes\":%llu,\"reason\":",
-			gs.lines, gs.bytes - gs.base, gs.failed,
-			gs.host_at - gs.host_base, divergence());
+			gs.p.lines, gs.p.restarts, gs.p.hinted, gs.p.failed,
+			gs.p.host_at - gs.p.host_base, divergence());
 		if (divergence())
 			hs_json_str(f, divergence_reason);
 		else
@@ -850,8 +808,8 @@ static void print_table(const struct hh_state *iv, double secs,
 	printf("%9.1f %8.1f %6llu %7s %7s %7.1f %7llu %8.1f", discarded(t) / MIB,
 	       secs > 0 ? discarded(t) / MIB / secs : 0.0, discard_calls(t),
 	       p50, p99, t->outside_bytes / MIB, t->refaults, cur_rss / MIB);
-	if (env.guest && gs.seen)
-		printf(" %9.1f", (gs.bytes - gs.base) / MIB);
+	if (env.guest && gs.p.seen)
+		printf(" %9.1f", gs.p.hinted / MIB);
 	else if (env.guest)
 		printf(" %9s", "-");
 	printf("\n");
@@ -860,6 +818,9 @@ static void print_table(const struct hh_state *iv, double secs,
 		       divergence() / MIB, divergence_reason);
 	if (env.guest && gs.gone)
 		printf("(guest stream gone: showing the host side only)\n");
+	if (env.guest && gs.p.bad)
+		printf("(guest stream: %llu bad lines refused, the latest: %s)\n",
+		       gs.p.bad, gs.p.why);
 	if (hs_opt.hist) {
 		printf("\n");
 		hs_print_log2_hist(stdout, discard_hist(iv), "discard latency");
@@ -894,11 +855,15 @@ static void print_prom(FILE *f, const void *arg)
 	hs_prom_hist(f, "pagehint_host_discard_duration_seconds",
 		     "Discard syscall latency on guest RAM, sys_enter to sys_exit.",
 		     discard_hist(s));
-	if (!gs.seen)
+	if (env.guest)
+		hs_prom_counter(f, "pagehint_host_guest_bad_lines_total",
+				"Lines of the guest's stream refused (not JSON, not hintstat's, out of bounds).",
+				gs.p.bad);
+	if (!gs.p.seen)
 		return;
 	hs_prom_counter(f, "pagehint_host_guest_hinted_bytes_total",
 			"Bytes the guest reported without error since its stream began.",
-			gs.bytes - gs.base);
+			gs.p.hinted);
 	hs_prom_head(f, "pagehint_host_not_discarded_bytes", "gauge",
 		     "Bytes the guest reported that the host did not discard.");
 	fprintf(f, "pagehint_host_not_discarded_bytes %llu\n", divergence());
@@ -916,12 +881,15 @@ static void summary(const struct hh_state *tot, long long rss_first,
 		t->outside_bytes / MIB, t->outside_calls, t->refaults,
 		(t->refaults << HH_PAGE_SHIFT) / MIB, rss_first / MIB,
 		rss_max / MIB);
-	if (gs.seen)
+	if (gs.p.seen)
 		fprintf(stderr, "hintstat: while the guest streamed: guest hinted %.1f MiB, host discarded %.1f MiB, %.1f MiB not discarded%s%s\n",
-			(gs.bytes - gs.base) / MIB,
-			(gs.host_at - gs.host_base) / MIB,
+			gs.p.hinted / MIB, (gs.p.host_at - gs.p.host_base) / MIB,
 			divergence() / MIB, divergence() ? ": " : "",
 			divergence() ? divergence_reason : "");
+	if (gs.p.bad || gs.p.restarts)
+		fprintf(stderr, "hintstat: guest stream: %llu lines taken, %llu refused%s%s, %llu restarts of the guest's hintstat\n",
+			gs.p.lines, gs.p.bad, gs.p.bad ? ", the latest: " : "",
+			gs.p.bad ? gs.p.why : "", gs.p.restarts);
 }
 
 static int handle_host_event(void *ctx, void *data, size_t len)
@@ -1048,6 +1016,7 @@ int hs_host_main(int argc, char **argv)
 	if (!obj)
 		return 1;
 	if (env.guest) {
+		hs_gstream_init(&gs.p, ram_total);
 		err = guest_connect(env.guest);
 		if (err) {
 			hs_die_hint("give QEMU -chardev socket,id=hs,path=SOCKET,server=on,wait=off and a virtserialport on it",
@@ -1134,9 +1103,9 @@ int hs_host_main(int argc, char **argv)
 			break;
 		}
 		silent = 3 * hs_opt.interval > 3 ? 3 * hs_opt.interval : 3;
-		if (env.guest && gs.seen && !gs.gone && t - gs.last > silent) {
+		if (env.guest && gs.p.seen && !gs.gone && t - gs.p.last > silent) {
 			fprintf(stderr, "hintstat: guest stream gone (no line for %.0f s)\n",
-				t - gs.last);
+				t - gs.p.last);
 			gs.gone = true;
 		}
 		diff_state(&iv, &cur_state, &prev);
