@@ -104,8 +104,17 @@ def test_not_root():
     p = hintstat("-p", "1", pre=["setpriv", "--reuid=65534", "--regid=65534",
                                  "--clear-groups"])
     assert one_line_and_hint(p, 1) == [
-        "hintstat: must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)",
-        "hint: run it as root, e.g. sudo hintstat host"]
+        "hintstat: missing capabilities: loading BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
+        "hint: run it as root, e.g. sudo hintstat host, or give it CAP_BPF and CAP_PERFMON"]
+
+
+@pytest.mark.parametrize("ram", ["16777217T", "-1", "18446744073709551615K",
+                                 " 5M", "+5M", "0", "4X", "4GiBs"])
+def test_ram_sizes_that_are_invalid_or_would_wrap(ram):
+    """16777217T is 2^64 + 2^40 bytes: it wrapped to 1 TiB before."""
+    p = hintstat("--ram", ram, "-p", "1")
+    assert p.returncode == 2, p.stderr
+    assert f"invalid --ram '{ram}'" in p.stderr
 
 
 def test_several_qemus_are_listed_and_a_pid_asked_for(tmp_path):

@@ -6,12 +6,15 @@
  */
 #define _GNU_SOURCE
 #include <argp.h>
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,18 +22,90 @@
 #include "cli.h"
 #include "http.h"
 
+bool hs_str_secs(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return !errno && end != s && !*end && *v >= 0.001 && *v <= 86400;
+}
+
 double hs_parse_secs(struct argp_state *state, const char *what,
 			 const char *arg)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || end == arg || *end || !(v >= 0.001 && v <= 86400))
+	if (!hs_str_secs(arg, &v))
 		argp_error(state, "invalid %s '%s': want seconds, 0.001 to 86400",
 			   what, arg);
 	return v;
+}
+
+/* Digits only: strtol and strtoull take a sign and leading spaces. */
+static bool all_digits(const char *s)
+{
+	return *s >= '0' && *s <= '9';
+}
+
+bool hs_str_count(const char *s, long *v)
+{
+	char *end;
+
+	if (!all_digits(s))
+		return false;
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return !errno && !*end && *v >= 1;
+}
+
+bool hs_str_pid(const char *s, int *v)
+{
+	long l;
+
+	if (!hs_str_count(s, &l) || l > INT_MAX)
+		return false;
+	*v = (int)l;
+	return true;
+}
+
+/* The multiplier of a size suffix (K, M, G, T, B), 0 when none fits. */
+static unsigned long long size_mul(char c)
+{
+	switch (toupper((unsigned char)c)) {
+	case 'B':
+		return 1;
+	case 'K':
+		return 1ULL << 10;
+	case 'M':
+		return 1ULL << 20;
+	case 'G':
+		return 1ULL << 30;
+	case 'T':
+		return 1ULL << 40;
+	}
+	return 0;
+}
+
+unsigned long long hs_parse_size(const char *s, char dflt)
+{
+	unsigned long long v, mul;
+	char *end;
+
+	if (!all_digits(s))
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return 0;
+	mul = size_mul(*end ? *end : dflt);
+	/* After the suffix: nothing, "B" or "iB" (4G, 4GB, 4GiB). */
+	if (!mul || (*end && end[1] && strcasecmp(end + 1, "B") &&
+		     strcasecmp(end + 1, "iB")))
+		return 0;
+	if (v > ULLONG_MAX / mul)
+		return 0;	/* it would wrap */
+	return v * mul;
 }
 
 struct hs_common_opts hs_opt = {
@@ -118,14 +193,10 @@ const struct argp_child hs_common_children[] = {
 void hs_parse_positional(struct argp_state *state, const char *arg, int n,
 			 double *interval, long *count)
 {
-	char *end;
-
 	if (n == 0) {
 		*interval = hs_parse_secs(state, "interval", arg);
 	} else if (n == 1) {
-		errno = 0;
-		*count = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || *count < 1)
+		if (!hs_str_count(arg, count))
 			argp_error(state, "invalid count '%s': want a positive integer",
 				   arg);
 	} else {
@@ -227,6 +298,21 @@ int hs_recorder_close(bool end, unsigned long long dropped)
 		rec_write(-errno);
 	rec = NULL;
 	return end ? rec_check() : 0;
+}
+
+bool hs_stdout_gone;
+
+int hs_stdout_flush(void)
+{
+	if (!fflush(stdout))
+		return 0;
+	if (errno == EPIPE) {
+		hs_stdout_gone = true;
+		return 1;
+	}
+	hs_die_hint("check the file system the output goes to",
+		    "cannot write the output: %s", strerror(errno));
+	return 1;
 }
 
 double hs_now_mono(void)

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -191,13 +193,54 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
-			   va_list args)
+/*
+ * libbpf's warnings always reach stderr, its info and debug output with
+ * -v. While auto mode tries the modes in turn their failures are
+ * expected, and the line that says which mode runs (or that none can)
+ * names each one's error: the warnings are held, then dropped.
+ */
+static FILE *held;
+static char *held_buf;
+static size_t held_len;
+
+int hs_libbpf_print(enum libbpf_print_level level, const char *format,
+		    va_list args)
 {
-	if (!hs_opt.verbose)
+	if (hs_opt.verbose)
+		return vfprintf(stderr, format, args);
+	if (level != LIBBPF_WARN)
 		return 0;
-	(void)level;
-	return vfprintf(stderr, format, args);
+	return vfprintf(held ? held : stderr, format, args);
+}
+
+static void libbpf_hold(void)
+{
+	held = open_memstream(&held_buf, &held_len);
+}
+
+static void libbpf_drop(void)
+{
+	if (!held)
+		return;
+	(void)fclose(held);	/* a memstream: nothing to lose */
+	held = NULL;
+	free(held_buf);
+	held_buf = NULL;
+}
+
+/* CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN: what loading BPF needs. */
+bool hs_can_bpf(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return geteuid() == 0;
+#define HAS_CAP(c) (d[(c) / 32].effective & (1U << ((c) % 32)))
+	return HAS_CAP(CAP_SYS_ADMIN) ||
+	       (HAS_CAP(HS_CAP_BPF) && HAS_CAP(HS_CAP_PERFMON));
+#undef HAS_CAP
 }
 
 static void sig_handler(int sig)
@@ -483,6 +526,8 @@ static struct hintstat_bpf *load_bpf(int *mode)
 	const char *what = "";
 	int err;
 
+	if (env.mode == MODE_AUTO)
+		libbpf_hold();
 	err = load_mode(*mode, &obj, &what);
 	if (err && *mode == HS_MODE_FENTRY && env.mode == MODE_AUTO) {
 		note_why(why_fentry, sizeof(why_fentry), what, err);
@@ -494,6 +539,7 @@ static struct hintstat_bpf *load_bpf(int *mode)
 		*mode = HS_MODE_WORKQUEUE;
 		err = load_mode(*mode, &obj, &what);
 	}
+	libbpf_drop();
 	if (!err) {
 		if (why_fentry[0] && env.mode == MODE_AUTO)
 			fprintf(stderr, "hintstat: no page_hinting events; fentry: %s; kprobes: %s\n",
@@ -644,8 +690,9 @@ static int print_interval(const struct hintstat_bpf *obj,
 			hs_print_hists(stdout, &iv, env.per_zone);
 		printf("\n");
 	}
-	fflush(stdout);
 	free(extra);
+	if (hs_stdout_flush())
+		return 1;
 	if (hs_recorder_sync(t, cur.totals.dropped_events))
 		return 1;
 	if (hs_opt.prom && !hs_http_on(&http)) {
@@ -661,12 +708,28 @@ static int print_interval(const struct hintstat_bpf *obj,
 	return 0;
 }
 
+/* report -j: the record's own member, its release as a JSON string. */
+static int record_json(const struct hs_replay *r, char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+
+	if (!f)
+		return 1;
+	fprintf(f, "\"record\":{\"version\":%u,\"release\":", r->hdr.version);
+	hs_json_str(f, r->hdr.release);
+	fprintf(f, ",\"records\":%llu,\"complete\":%s}", r->records,
+		r->complete ? "true" : "false");
+	fputc('\0', f);
+	return fclose(f) || !memchr(buf, '\0', len);
+}
+
 /* hintstat report FILE: the record's totals, as the live view prints. */
 static int report(void)
 {
 	static struct hs_replay r;
 	struct hs_interval_info info = { .events = true };
-	char extra[256];
+	/* The record member: a release of 80 bytes, each escaped to 6. */
+	char extra[640];
 	int err;
 
 	if (hs_replay_file(env.input, &r)) {
@@ -682,13 +745,12 @@ static int report(void)
 	info.ts = r.end_ns / 1e9;
 	info.secs = (r.end_ns - r.hdr.start_ns) / 1e9;
 	if (hs_opt.json) {
-		snprintf(extra, sizeof(extra),
-			 "\"record\":{\"version\":%u,\"release\":\"%.*s\",\"records\":%llu,\"complete\":%s}",
-			 r.hdr.version, HS_REC_RELEASE_LEN, r.hdr.release,
-			 r.records, r.complete ? "true" : "false");
-		/* release came from uname: no quote or control character. */
-		if (!strpbrk(r.hdr.release, "\"\\"))
-			info.extra = extra;
+		/* The file may come from anywhere: release is escaped. */
+		if (record_json(&r, extra, sizeof(extra))) {
+			hs_die_hint("this should not happen", "cannot format the record's header");
+			return 1;
+		}
+		info.extra = extra;
 		hs_print_json(stdout, &r.snap, &r.snap, &info);
 	} else if (!hs_opt.prom || hs_opt.hist) {
 		printf("record %s: kernel %s, mode %s, %llu events, %llu dropped%s\n",
@@ -758,12 +820,12 @@ int main(int argc, char **argv)
 	if (env.cmd == CMD_REPORT)
 		return report();
 
-	if (geteuid() != 0) {
-		hs_die_hint("run it as root, e.g. sudo hintstat",
-			 "must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)");
+	if (!hs_can_bpf()) {
+		hs_die_hint("run it as root, e.g. sudo hintstat, or give it CAP_BPF and CAP_PERFMON",
+			 "missing capabilities: loading BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)");
 		return 1;
 	}
-	libbpf_set_print(libbpf_print_fn);
+	libbpf_set_print(hs_libbpf_print);
 	run_mode = detect_mode();
 	if (run_mode < 0)
 		return 1;
@@ -791,8 +853,10 @@ int main(int argc, char **argv)
 				strerror(-stats_fd));
 	}
 
+	/* A reader gone (| head) ends the run with its END record. */
 	if (signal(SIGINT, sig_handler) == SIG_ERR ||
-	    signal(SIGTERM, sig_handler) == SIG_ERR) {
+	    signal(SIGTERM, sig_handler) == SIG_ERR ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		hs_die_hint("this should not happen", "cannot set signal handlers: %s",
 			 strerror(errno));
 		goto cleanup;
@@ -855,7 +919,7 @@ int main(int argc, char **argv)
 		if (rb)
 			ring_buffer__consume(rb);
 		if (print_interval(obj, &prev, &t_prev)) {
-			rc = 1;
+			rc = hs_stdout_gone ? 0 : 1;
 			break;
 		}
 		printed++;

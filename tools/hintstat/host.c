@@ -13,7 +13,6 @@
  */
 #define _GNU_SOURCE
 #include <argp.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -127,54 +126,13 @@ static const struct argp_option host_opts[] = {
 	{},
 };
 
-/* "1024" (MiB), "512M", "4G", "1T", "2048k": bytes, 0 when invalid. */
-static unsigned long long parse_size(const char *s, char dflt)
-{
-	unsigned long long v, mul;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return 0;
-	switch (toupper(*end ? *end : dflt)) {
-	case 'B':
-		mul = 1;
-		break;
-	case 'K':
-		mul = 1ULL << 10;
-		break;
-	case 'M':
-		mul = 1ULL << 20;
-		break;
-	case 'G':
-		mul = 1ULL << 30;
-		break;
-	case 'T':
-		mul = 1ULL << 40;
-		break;
-	default:
-		return 0;
-	}
-	if (*end && end[1] && !(toupper(end[1]) == 'I' && toupper(end[2]) == 'B' &&
-				!end[3]) && !(toupper(end[1]) == 'B' && !end[2]))
-		return 0;
-	return v * mul;
-}
-
 static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 {
-	char *end;
-	long v;
-
 	switch (key) {
 	case 'p':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || v < 1 || v > INT_MAX)
+		if (!hs_str_pid(arg, &env.pid))
 			argp_error(state, "invalid pid '%s': want a positive integer",
 				   arg);
-		env.pid = (int)v;
 		break;
 	case 'n':
 		if (!*arg)
@@ -182,9 +140,9 @@ static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 		env.name = arg;
 		break;
 	case OPT_RAM:
-		env.ram = parse_size(arg, 'M');
+		env.ram = hs_parse_size(arg, 'M');
 		if (!env.ram)
-			argp_error(state, "invalid --ram '%s': want a size such as 1024M or 4G",
+			argp_error(state, "invalid --ram '%s': want a size such as 1024M or 4G, below 16 EiB",
 				   arg);
 		break;
 	case OPT_GUEST:
@@ -210,15 +168,6 @@ static void sig_handler(int sig)
 {
 	(void)sig;
 	exiting = 1;
-}
-
-static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
-			   va_list args)
-{
-	(void)level;
-	if (!hs_opt.verbose)
-		return 0;
-	return vfprintf(stderr, format, args);
 }
 
 /* Read a small /proc file; its length, or -1. */
@@ -252,12 +201,12 @@ static unsigned long long ram_from_cmdline(const char *comm, const char *argv,
 			p = strstr(a, "size=");
 			p = p ? p + 5 : a;
 			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, ","), p);
-			v = parse_size(buf, 'M');
+			v = hs_parse_size(buf, 'M');
 		} else if (ch && !strcmp(prev, "--memory") &&
 			   (p = strstr(a, "size="))) {
 			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p + 5, ","),
 				 p + 5);
-			v = parse_size(buf, 'B');
+			v = hs_parse_size(buf, 'B');
 		}
 	}
 	*dflt = !v;
@@ -525,8 +474,10 @@ static struct hintstat_host_bpf *load_host(unsigned long long size)
 	obj->rodata->vmm_tgid = target.pid;
 	obj->rodata->stream_events = env.record;
 	/* One bit per 4 KiB page of guest RAM, 64 per word. */
-	bpf_map__set_max_entries(obj->maps.discarded,
-				 ((size >> HH_PAGE_SHIFT) + 63) / 64 + 1);
+	err = bpf_map__set_max_entries(obj->maps.discarded,
+				       ((size >> HH_PAGE_SHIFT) + 63) / 64 + 1);
+	if (err)
+		goto fail;
 	bpf_program__set_autoload(obj->progs.hh_kvm_fault,
 				  tracepoint_exists("kvm", "kvm_page_fault"));
 	bpf_program__set_autoload(obj->progs.hh_page_fault,
@@ -991,12 +942,12 @@ int hs_host_main(int argc, char **argv)
 	}
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
-	if (geteuid() != 0) {
-		hs_die_hint("run it as root, e.g. sudo hintstat host",
-			    "must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)");
+	if (!hs_can_bpf()) {
+		hs_die_hint("run it as root, e.g. sudo hintstat host, or give it CAP_BPF and CAP_PERFMON",
+			    "missing capabilities: loading BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)");
 		return 1;
 	}
-	libbpf_set_print(libbpf_print_fn);
+	libbpf_set_print(hs_libbpf_print);
 	err = find_vmm();
 	if (err)
 		return err;
@@ -1077,15 +1028,20 @@ int hs_host_main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
-			if (rb)
-				ring_buffer__consume(rb);
+			if (rb && ring_buffer__consume(rb) < 0 && !exiting) {
+				fprintf(stderr, "hintstat: reading the ring buffer: %s\n",
+					strerror(errno));
+				rc = 1;
+				break;
+			}
 			cur_state = obj->bss->hst;
 			guest_read(discarded(&cur_state.totals));
 			hs_http_serve(&http, print_prom, &cur_state);
 			continue;
 		}
+		/* An error here shows as dropped events in the record. */
 		if (rb)
-			ring_buffer__consume(rb);
+			(void)ring_buffer__consume(rb);
 		cur_state = obj->bss->hst;
 		guest_read(discarded(&cur_state.totals));
 		rss = vmm_rss();
@@ -1121,7 +1077,10 @@ int hs_host_main(int argc, char **argv)
 		else
 			print_table(&iv, t - t_prev,
 				    clock[0] ? clock : NULL);
-		fflush(stdout);
+		if (hs_stdout_flush()) {
+			rc = hs_stdout_gone ? 0 : 1;
+			break;
+		}
 		if (hs_opt.prom && !hs_http_on(&http)) {
 			err = hs_write_file_atomic(hs_opt.prom, print_prom, &cur_state);
 			if (err) {
@@ -1148,7 +1107,7 @@ int hs_host_main(int argc, char **argv)
 	}
 	summary(&cur_state, rss_first, rss_max, hs_now_mono() - t_start);
 	if (rb)
-		ring_buffer__consume(rb);
+		(void)ring_buffer__consume(rb);	/* the last events, best effort */
 	if (hs_recorder_close(true, obj->bss->dropped_events))
 		rc = 1;
 
