@@ -32,6 +32,23 @@ GUEST_MIB = 1024
 FREE_MIB = 600
 
 
+# Per-test limits (pytest-timeout, see pytest.ini), setup included: a VM
+# fixture boots under TCG within its own timeout (900 s at most) and may
+# start again on a broken clock; patch checks extract a kernel tree.
+VM_TIMEOUT_S = 2400
+KERNEL_TIMEOUT_S = 1200
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("timeout"):
+            continue
+        if item.get_closest_marker("vm"):
+            item.add_marker(pytest.mark.timeout(VM_TIMEOUT_S))
+        elif item.get_closest_marker("kernel"):
+            item.add_marker(pytest.mark.timeout(KERNEL_TIMEOUT_S))
+
+
 def need(path, how):
     if not os.path.exists(path):
         pytest.fail(f"{path} missing (hint: {how})", pytrace=False)

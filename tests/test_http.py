@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import BUILD, need
-from hostlib import RAM_MIB, FakeVmm, Lines, free_port, kill_all, wait_for
+from hostlib import RAM_MIB, FakeVmm, Lines, free_port, kill_all
 
 HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
 INTERVAL = 0.1
