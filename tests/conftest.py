@@ -118,6 +118,33 @@ def hintstat_zone_counts(total):
             for z in total["zones"]}
 
 
+# hintstat record files (tools/hintstat/record.h): a 512-byte header,
+# then 64-byte records whose first field is the event's CLOCK_MONOTONIC
+# ns and whose type (offset 32) is an event below 0x100, else a mark.
+REC_HEADER = 512
+REC_SIZE = 64
+
+
+def trim_record(src, dst, lo_ns, hi_ns):
+    """Copy record src to dst with only the events in [lo_ns, hi_ns] (the
+    marks kept): what a recorder saw over another tool's window, for
+    hintstat report to aggregate. Returns the events kept."""
+    with open(src, "rb") as f:
+        data = f.read()
+    assert (len(data) - REC_HEADER) % REC_SIZE == 0, src
+    out, kept = [data[:REC_HEADER]], 0
+    for off in range(REC_HEADER, len(data), REC_SIZE):
+        rec = data[off:off + REC_SIZE]
+        ts = int.from_bytes(rec[:8], "little")
+        typ = int.from_bytes(rec[32:36], "little")
+        if typ >= 0x100 or lo_ns <= ts <= hi_ns:
+            out.append(rec)
+            kept += typ < 0x100
+    with open(dst, "wb") as f:
+        f.write(b"".join(out))
+    return kept
+
+
 class VmRun:
     """A finished VM run: result.json plus the files the guest wrote."""
 
