@@ -83,6 +83,7 @@ PROBE_DISK = 1 << 20
 # and hands it to the guest (tsc_early_khz=, see host_tsc_khz()). The
 # console check below stays as a safety net: such a boot is started
 # again, and flagged in result.json.
+PANIC_RE = re.compile(r"Kernel panic - not syncing:.*")
 CLOCK_BROKEN_RE = re.compile(r"Marking TSC unstable")
 CLOCK_TRIES = 3
 CLOCKSOURCE_RE = re.compile(r"clocksource: Switched to clocksource (\S+)")
@@ -424,7 +425,7 @@ class Qmp:
         try:
             line = self.f.readline()
         except OSError as e:
-            raise QmpError(f"QMP read: {e}") from e
+            raise QmpError(f"QMP socket closed: {e}") from e
         if not line:
             raise QmpError("QMP socket closed")
         return json.loads(line)
@@ -630,7 +631,12 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
                               or result["clocksource"] in JIFFY_CLOCKS)
     result["ok"] = (result["guest_rc"] == 0 and not timed_out
                     and not result["splats"])
-    if result["guest_rc"] is None and not timed_out:
+    panic = next((l.strip() for l in cons.splitlines() if PANIC_RE.search(l)),
+                 None)
+    result["panic"] = panic
+    if panic:
+        result["error"] = f"guest kernel panic: {PANIC_RE.search(panic).group(0)}"
+    elif result["guest_rc"] is None and not timed_out:
         tail = [l for l in cons.splitlines() if "pagehint-init:" in l]
         result["error"] = tail[-1] if tail else "guest died before writing out/rc"
     elif timed_out:

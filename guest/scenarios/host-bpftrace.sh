@@ -3,13 +3,13 @@
 # scripts against this kernel's events) and free MIB once while the host
 # runs tools/bpftrace/host_discards.bt on QEMU for real.
 #   MIB       MiB to allocate, touch and free (131)
-#   DELAY_MS  reporting delay, /sys/kernel/mm/page_hinting/delay_ms (100)
+#   DELAY_MS  reporting delay, the series' delay_ms tunable (100)
 # Out: tracefs/page_hinting/<event>/format, tracefs/available_events,
 # vmstat.idle (reporting idle, no pass after it).
 . /mnt/scenario-lib.sh
 MIB=${MIB:-131} DELAY_MS=${DELAY_MS:-100}
 
-echo "$DELAY_MS" > /sys/kernel/mm/page_hinting/delay_ms || exit 1
+hinting_tunable delay_ms "$DELAY_MS" || exit 1
 mkdir -p $OUT/tracefs
 grep '^page_hinting:' $T/available_events > $OUT/tracefs/available_events
 for d in $T/events/page_hinting/page_hinting_*; do

@@ -7,7 +7,7 @@
 #   HOLD_MS   hold the touched memory before each free, longer than the
 #             host's 1 s interval, so its RSS samples see the peak (2500)
 #   PAUSE_MS  pause after each free, so reporting runs between (4000)
-#   DELAY_MS  reporting delay, /sys/kernel/mm/page_hinting/delay_ms (200)
+#   DELAY_MS  reporting delay, the series' delay_ms tunable (200)
 #   GONE_S    seconds to stay up after the guest stream stopped (8)
 # Out: vmstat.start, vmstat.idle (reporting idle at the end), memhog.json,
 # stream.err, port; markers stream-start, stream-stopped.
@@ -16,7 +16,7 @@ MIB=${MIB:-311} ROUNDS=${ROUNDS:-3} HOLD_MS=${HOLD_MS:-2500}
 PAUSE_MS=${PAUSE_MS:-4000}
 DELAY_MS=${DELAY_MS:-200} GONE_S=${GONE_S:-8}
 
-echo "$DELAY_MS" > /sys/kernel/mm/page_hinting/delay_ms || exit 1
+hinting_tunable delay_ms "$DELAY_MS" || exit 1
 events_on
 cat /proc/vmstat > $OUT/vmstat.start
 wait_idle 0 120 || exit 1

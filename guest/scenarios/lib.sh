@@ -14,6 +14,33 @@ events_on() {
 
 npasses() { grep -c ' page_hinting_pass:' $T/trace; }
 
+# The series' runtime tunables (delay_ms, capacity, order, hwm), the one
+# place that knows where they live: print one ($1), or set it ($1 $2).
+# v1 of the series has /sys/kernel/mm/page_hinting/NAME, v2 module
+# parameters page_reporting_NAME (mainline's page_reporting_order too).
+hinting_tunable() {
+	f=/sys/kernel/mm/page_hinting/$1
+	[ -e "$f" ] || f=/sys/module/page_reporting/parameters/page_reporting_$1
+	if [ $# = 1 ]; then cat "$f"; else echo "$2" > "$f"; fi
+}
+
+# The series' exact counts (zoneinfo "reported", blocks per order) and
+# hintstat's /proc/kpageflags scan (--mode workqueue, reported_now),
+# read back to back into $OUT/zoneinfo-N-{before,after} and kpf-N.json.
+# Starting hintstat allocates and its exit frees, which can unflag a
+# reported block: a try whose two readings differ is taken again.
+zi_reported() { grep -E '^Node|^ +reported' /proc/zoneinfo; }
+kpf_vs_zoneinfo() {
+	for n in 1 2 3 4 5; do
+		zi_reported > $OUT/zoneinfo-$n-before
+		hintstat --mode workqueue -j 0.2 1 > $OUT/kpf-$n.json 2> $OUT/kpf-$n.err ||
+			{ cat $OUT/kpf-$n.err; return 1; }
+		zi_reported > $OUT/zoneinfo-$n-after
+		cmp -s $OUT/zoneinfo-$n-before $OUT/zoneinfo-$n-after && return 0
+	done
+	return 0
+}
+
 # Wait until free page reporting is idle: with events, until a pass that
 # started after the $1-th one ended without requeueing and no pass
 # followed for a second, or no pass at all came for 8 s (passes follow
@@ -50,9 +77,8 @@ wait_idle() {
 # already queued with the old delay (a request made after the last idle
 # wait, e.g. by a process exiting).
 freeze_reporting() {
-	P=/sys/kernel/mm/page_hinting
-	old=$(cat $P/delay_ms)
-	echo 60000 > $P/delay_ms || return 1
+	old=$(hinting_tunable delay_ms)
+	hinting_tunable delay_ms 60000 || return 1
 	n=$(npasses)
 	sleep $((old / 1000 + 2))
 	while [ "$(npasses)" != "$n" ]; do

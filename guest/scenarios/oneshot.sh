@@ -4,13 +4,13 @@
 #   HOLD_MS  hold the touched memory before freeing (3000)
 #   EVENTS   1: record the page_hinting events (default), 0: leave them off
 #   SETTLE   seconds to wait for reporting when events are off (20)
-#   DELAY_MS if set, written to /sys/kernel/mm/page_hinting/delay_ms
+#   DELAY_MS if set, set as the series' delay_ms tunable
 . /mnt/scenario-lib.sh
 MIB=${MIB:-600} HOLD_MS=${HOLD_MS:-3000} EVENTS=${EVENTS:-1}
 
 uname -r > $OUT/uname
 if [ -n "$DELAY_MS" ]; then
-	echo "$DELAY_MS" > /sys/kernel/mm/page_hinting/delay_ms || exit 1
+	hinting_tunable delay_ms "$DELAY_MS" || exit 1
 fi
 has_events && echo 1 > $OUT/has_events
 [ "$EVENTS" = 1 ] && events_on
