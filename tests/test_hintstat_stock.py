@@ -167,6 +167,9 @@ def test_modes_are_said(stock_run):
         assert run.file(name).strip() == "0", (name, run.file(name[:-3] + ".err"))
 
 
+@pytest.mark.exact('reported bytes', a='guest hintstat fallback (fentry)',
+                   b="host bpftrace on QEMU's madvise/fallocate",
+                   independent=True, why="the guest's device calls vs the host's syscalls")
 def test_fallback_bytes_equal_host_discards(stock_run):
     run, watch, host = stock_run
     _, t = totals(run, "hintstat.json")
@@ -194,6 +197,9 @@ def test_fallback_bytes_equal_host_discards(stock_run):
     assert t["batches"] == t["reacts"]
 
 
+@pytest.mark.exact('batches', a="guest fallback's batch bytes and orders",
+                   b="QEMU's madvise calls cut by the batches' entry counts",
+                   independent=True, why='guest function arguments vs host syscalls')
 def test_fallback_zone_and_order_equal_the_host_discards(stock_run):
     """The fallback places each batch by its first scatterlist entry:
     order from its length, zone from its pfn. QEMU discards the entries
@@ -261,6 +267,9 @@ def in_fentry_window(run, rec, tmp_path):
     return json.loads(p.stdout)["total"]
 
 
+@pytest.mark.exact('reported bytes', a='kprobe recorder (record + report)',
+                   b='fentry live view',
+                   independent=False, why='kprobes and fentry hook the same functions; report runs aggregate.h')
 def test_kprobe_record_and_reports_agree(stock_run, tmp_path):
     run, _, _ = stock_run
     _, fentry = totals(run, "hintstat.json")
@@ -298,6 +307,9 @@ def test_prometheus_over_http(stock_run):
     assert "pagehint_fill_lock_hold_seconds" not in m
 
 
+@pytest.mark.exact('passes', a='workqueue tracepoints (tp_btf)',
+                   b='fentry on page_reporting_process',
+                   independent=True, why='a workqueue tracepoint vs a function hook')
 def test_workqueue_mode_passes_equal_the_fentry_passes(stock_run, tmp_path):
     """The tracepoint-only mode (workqueue tracepoints, no fentry or
     kprobe), forced on the same kernel and recorded over a window
@@ -319,6 +331,9 @@ def test_workqueue_mode_passes_equal_the_fentry_passes(stock_run, tmp_path):
         assert o["reported_now"] is not None
 
 
+@pytest.mark.exact('reported bytes', a='/proc/kpageflags scan in the guest',
+                   b="QEMU's discards on the host",
+                   independent=True, why='guest page flags vs host syscalls')
 def test_workqueue_reported_bytes_match_host_discards(stock_run):
     """After one free and no reallocation, the memory /proc/kpageflags
     shows reported rose by what QEMU discarded inside guest RAM over the

@@ -155,6 +155,9 @@ def fake_vmm_run(tmp_path_factory):
         metrics, vmm.pid, (rec, [json.loads(l) for l in rec_out.splitlines()])
 
 
+@pytest.mark.exact('host discards', a='hintstat host (syscall tracepoints)',
+                   b="the stand-in VMM's own calls, known in advance",
+                   independent=True, why='what the test did vs what was traced')
 def test_counts_are_exact(fake_vmm_run):
     _, _, lines, _, _, _ = fake_vmm_run
     t = lines[-1]["total"]
@@ -202,6 +205,9 @@ def test_prometheus_file(fake_vmm_run):
     assert re.search(r"^pagehint_host_rss_bytes \d+$", m, re.M)
 
 
+@pytest.mark.exact('host discards', a='hintstat report of a host record',
+                   b="hintstat host's live totals",
+                   independent=False, why='both run tools/hintstat/host_aggregate.h')
 def test_record_and_report_give_the_live_totals(fake_vmm_run, tmp_path):
     _, _, lines, _, pid, (rec, live) = fake_vmm_run
     assert live[-1]["total"] == lines[-1]["total"]

@@ -73,6 +73,9 @@ def test_kunit_suite_passes(kernel, initrd):
     assert len(cases) == 7, cases
 
 
+@pytest.mark.exact('per-zone per-order counts', a="zoneinfo 'reported' counters",
+                   b="debugfs check: a scan of the free lists' PageReported flags under the zone lock",
+                   independent=True, why='counters kept on every free-list change vs flags read by a scan')
 def test_reported_counts_equal_free_list_scan(oneshot_patched):
     run = oneshot_patched
     run.assert_clean()
@@ -81,6 +84,9 @@ def test_reported_counts_equal_free_list_scan(oneshot_patched):
     assert reported_pages * PAGE >= 400 << 20
 
 
+@pytest.mark.exact('reported bytes', a='vmstat page_hinting_* counters',
+                   b='tracefs page_hinting_react/pass events',
+                   independent=False, why='the series increments the counters next to the trace calls, from the same variables')
 def test_vmstat_counters_equal_trace_events(oneshot_patched):
     run = oneshot_patched
     run.assert_clean()
@@ -146,6 +152,9 @@ def test_tunables_take_effect_without_reboot(tunables_run):
     assert_counts_match_scan(run.file("check"))
 
 
+@pytest.mark.exact('per-zone per-order counts', a="zoneinfo 'reported' counters",
+                   b='debugfs check: free-list scan',
+                   independent=True, why='counters vs a scan, after a minute of churn on the debug kernel')
 def test_stress_on_debug_kernel_keeps_counts_exact(initrd):
     kernel = need(DEBUG_KERNEL, "make kernel KFLAVOUR=debug")
     run = run_vm("stress-debug", kernel, initrd, "stress",
