@@ -145,6 +145,39 @@ def trim_record(src, dst, lo_ns, hi_ns):
     return kept
 
 
+def zoneinfo_reported(text, page=4096):
+    """{(zone, order): bytes} from the series' zoneinfo "reported" lines
+    (reported blocks per order, as in buddyinfo)."""
+    out, zone = {}, None
+    for line in text.splitlines():
+        w = line.split()
+        if w[0] == "Node":
+            zone = w[3]
+        elif w[0] == "reported":
+            for order, n in enumerate(int(x) for x in w[1:]):
+                if n:
+                    out[zone, order] = n * (page << order)
+    return out
+
+
+def kpf_scan_and_zoneinfo(run):
+    """(hintstat's kpageflags scan {(zone, order): bytes}, its total,
+    the series' zoneinfo counts) from the first try of lib.sh's
+    kpf_vs_zoneinfo whose zoneinfo did not change around the scan."""
+    for n in range(1, 6):
+        if not run.has(f"zoneinfo-{n}-before"):
+            break
+        before = run.file(f"zoneinfo-{n}-before")
+        if before != run.file(f"zoneinfo-{n}-after"):
+            continue
+        o = json.loads(run.file(f"kpf-{n}.json").splitlines()[-1])
+        scan = {(z["zone"], z["order"]): z["bytes"]
+                for z in o["reported_now"]["zones"]}
+        print(f"try {n}: kpageflags {scan}")
+        return scan, o["reported_now"]["bytes"], zoneinfo_reported(before)
+    pytest.fail("the reported counts changed during every scan")
+
+
 class VmRun:
     """A finished VM run: result.json plus the files the guest wrote."""
 

@@ -21,8 +21,7 @@ import re
 
 import pytest
 
-from conftest import RUNS, need, run_vm
-from test_hintstat_e2e import zoneinfo_reported
+from conftest import RUNS, kpf_scan_and_zoneinfo, need, run_vm
 from test_kernel_features import DEBUG_KERNEL, assert_counts_match_scan
 
 ROUNDS = 50
@@ -78,18 +77,8 @@ def test_counts_exact_after_the_rebinds(rebind_run):
     run = rebind_run
     reported = assert_counts_match_scan(run.file("check"))
     assert reported > 0
-    for n in range(1, 6):
-        if not run.has(f"zoneinfo-{n}-before"):
-            break
-        before = run.file(f"zoneinfo-{n}-before")
-        if before != run.file(f"zoneinfo-{n}-after"):
-            continue
-        o = json.loads(run.file(f"kpf-{n}.json").splitlines()[-1])
-        scan = {(z["zone"], z["order"]): z["bytes"]
-                for z in o["reported_now"]["zones"]}
-        assert scan == zoneinfo_reported(before)
-        return
-    pytest.fail("the reported counts changed during every scan")
+    scan, _, want = kpf_scan_and_zoneinfo(run)
+    assert scan == want
 
 
 @pytest.mark.vm

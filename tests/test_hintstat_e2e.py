@@ -13,8 +13,9 @@ from collections import Counter
 import pytest
 
 import tracefile
-from conftest import (hintstat_zone_counts, need, run_vm, trace_batch_counts,
-                      trace_zone_counts, zone_hist_counts)
+from conftest import (hintstat_zone_counts, kpf_scan_and_zoneinfo, need,
+                      run_vm, trace_batch_counts, trace_zone_counts,
+                      zone_hist_counts)
 
 pytestmark = pytest.mark.vm
 
@@ -250,21 +251,6 @@ def test_workqueue_mode_passes_equal_the_trace(hs_run, trace):
         assert o["reported_now"]["bytes"] >= 0
 
 
-def zoneinfo_reported(text, page=4096):
-    """{(zone, order): bytes} from the series' zoneinfo "reported" lines
-    (reported blocks per order, as in buddyinfo)."""
-    out, zone = {}, None
-    for line in text.splitlines():
-        w = line.split()
-        if w[0] == "Node":
-            zone = w[3]
-        elif w[0] == "reported":
-            for order, n in enumerate(int(x) for x in w[1:]):
-                if n:
-                    out[zone, order] = n * (page << order)
-    return out
-
-
 @pytest.mark.exact('per-zone per-order counts', a='/proc/kpageflags scan (PG_reported as KPF_UPTODATE)',
                    b="zoneinfo 'reported' counters",
                    independent=True, why="page flags read from user space vs the series' counters")
@@ -273,19 +259,8 @@ def test_kpageflags_scan_equals_the_series_counts(hs_run):
     infers each block's order from the buddy layout; the series counts
     them exactly per zone and order. Taken back to back while reporting
     is idle: equal, block for block."""
-    for n in range(1, 6):
-        if not hs_run.has(f"zoneinfo-{n}-before"):
-            break
-        before = hs_run.file(f"zoneinfo-{n}-before")
-        if before != hs_run.file(f"zoneinfo-{n}-after"):
-            continue
-        o = json.loads(hs_run.file(f"kpf-{n}.json").splitlines()[-1])
-        scan = {(z["zone"], z["order"]): z["bytes"]
-                for z in o["reported_now"]["zones"]}
-        want = zoneinfo_reported(before)
-        print(f"try {n}: kpageflags {scan}; zoneinfo {want}")
-        assert sum(want.values()) >= FREE_MIB * MIB // 2
-        assert scan == want
-        assert o["reported_now"]["bytes"] == sum(want.values())
-        return
-    pytest.fail("the reported counts changed during every scan")
+    scan, total, want = kpf_scan_and_zoneinfo(hs_run)
+    print(f"zoneinfo {want}")
+    assert sum(want.values()) >= FREE_MIB * MIB // 2
+    assert scan == want
+    assert total == sum(want.values())

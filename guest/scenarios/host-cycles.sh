@@ -21,12 +21,7 @@ events_on
 cat /proc/vmstat > $OUT/vmstat.start
 wait_idle 0 120 || exit 1
 
-port=
-for n in /sys/class/virtio-ports/*/name; do
-	[ "$(cat "$n" 2>/dev/null)" = org.pagehint.hintstat ] || continue
-	port=/dev/$(basename "$(dirname "$n")")
-done
-[ -n "$port" ] && [ -c "$port" ] || { echo "no virtio-serial port org.pagehint.hintstat"; exit 1; }
+port=$(hintstat_port) || exit 1
 echo "$port" > $OUT/port
 
 hintstat -j 1 > "$port" 2> $OUT/stream.err &

@@ -14,6 +14,18 @@ events_on() {
 
 npasses() { grep -c ' page_hinting_pass:' $T/trace; }
 
+# The virtio-serial port the host reads the guest's stream from
+# (org.pagehint.hintstat, the runner's serial_socket): its /dev path.
+hintstat_port() {
+	for n in /sys/class/virtio-ports/*/name; do
+		[ "$(cat "$n" 2>/dev/null)" = org.pagehint.hintstat ] || continue
+		p=/dev/$(basename "$(dirname "$n")")
+		[ -c "$p" ] && { echo "$p"; return 0; }
+	done
+	echo "no virtio-serial port org.pagehint.hintstat" >&2
+	return 1
+}
+
 # The series' runtime tunables (delay_ms, capacity, order, hwm), the one
 # place that knows where they live: print one ($1), or set it ($1 $2).
 # v1 of the series has /sys/kernel/mm/page_hinting/NAME, v2 module

@@ -10,12 +10,7 @@ MIB=${MIB:-256} DELAY_MS=${DELAY_MS:-0}
 
 hinting_tunable delay_ms "$DELAY_MS" || exit 1
 events_on
-port=
-for n in /sys/class/virtio-ports/*/name; do
-	[ "$(cat "$n" 2>/dev/null)" = org.pagehint.hintstat ] || continue
-	port=/dev/$(basename "$(dirname "$n")")
-done
-[ -n "$port" ] && [ -c "$port" ] || { echo "no virtio-serial port org.pagehint.hintstat"; exit 1; }
+port=$(hintstat_port) || exit 1
 echo "$port" > $OUT/port
 # A copy of the stream here: the panic waits for two lines sent.
 hintstat -j 1 2> $OUT/stream.err | tee $OUT/stream.json > "$port" &
