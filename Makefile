@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 
 export BUILD
 
-.PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit \
+.PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit fuzz \
 	check-patches bench-reclaim bench-pagefault bench-host bench-clock bench-kpf bench bench-ci bench-compare \
 	dashboard mutants clean
 
@@ -44,11 +44,26 @@ kernel: deps
 kernel-debug: deps
 	@scripts/kernel.sh debug
 
-tools: $(GUEST_BINS) $(BUILD)/hintstat/hintstat_test
+tools: $(GUEST_BINS) $(BUILD)/hintstat/hintstat_test $(BUILD)/hintstat/asan/hintstat \
+	$(BUILD)/hintstat/fuzz/fuzz_record
 
 # BPF skeleton (build/hintstat/hintstat.skel.h), static hintstat, unit tests.
 $(BUILD)/bin/hintstat $(BUILD)/hintstat/hintstat_test &: $(HINTSTAT_DEPS) | deps
 	$(MAKE) -C tools/hintstat BUILD=$(BUILD)
+
+# libFuzzer targets (ASan + UBSan) on the parsers of untrusted input.
+$(BUILD)/hintstat/fuzz/fuzz_record: $(HINTSTAT_DEPS) $(wildcard tools/hintstat/fuzz/*.c) | deps
+	$(MAKE) -C tools/hintstat BUILD=$(BUILD) fuzz
+
+# Each fuzz target for FUZZ_S seconds (make test: 30 s each).
+FUZZ_S ?= 600
+fuzz: tools
+	FUZZ_S=$(FUZZ_S) $(PYTHON) -m pytest -v -s tests/test_fuzz.py $(PYTEST_ARGS)
+
+# The same under ASan and UBSan: host mode's end-to-end test and the C
+# unit tests run on it too.
+$(BUILD)/hintstat/asan/hintstat $(BUILD)/hintstat/asan/hintstat_test &: $(HINTSTAT_DEPS) | deps
+	$(MAKE) -C tools/hintstat BUILD=$(BUILD) asan
 
 $(BUILD)/bin/memhog: tools/memhog/memhog.c | deps
 	@mkdir -p $(@D)
@@ -106,7 +121,7 @@ bench: kernel guest stock
 
 # The short CI profile: stock vs mainline one-shot, 3 samples each, fails
 # on a flagged regression of the tracked metrics against bench/baseline.json.
-bench-ci: guest stock
+bench-ci: kernel guest stock
 	@mkdir -p $(BUILD)/bench
 	@$(PYTHON) bench/bench.py --profile ci --no-history \
 		-o $(BUILD)/bench/ci-results.json $(BENCH_ARGS)

@@ -171,6 +171,23 @@ def welch(a, b):
     return t, dof, p
 
 
+# The configurations: kernel and policy (bench-hint's tunables).
+CONFIGS = {
+    "stock": ("stock", {}),
+    "mainline": ("default", {}),
+    "d100": ("default", {"DELAY_MS": 100}),
+    "cap8": ("default", {"CAPACITY": 8}),
+    "o5": ("default", {"ORDER": 5}),
+}
+# What a bench run measures: samples per config, configs, phases.
+PROFILES = {
+    "full": {"samples": 5, "configs": list(CONFIGS), "phases": "oneshot churn frag",
+             "pagefault": ["pristine", "off", "on", "hintstat"], "density": True,
+             "env": {}},
+    "ci": {"samples": 3, "configs": ["stock", "mainline"], "phases": "oneshot",
+           "pagefault": [], "density": False, "env": {}},
+}
+
 MIN_SAMPLES = 3
 ALPHA = 0.05
 

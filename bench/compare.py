@@ -10,7 +10,10 @@ the medians above the metric's minimum effect; direction aware
   bench/compare.py BASE HEAD [--history FILE]    commits (prefixes) or
                                                  results JSON files
   bench/compare.py --check RESULTS [--baseline FILE]
-                       exit 1 if a tracked metric regressed
+                       exit 1 if a tracked metric regressed, or if the
+                       run cannot be judged (missing or None samples, a
+                       skipped config, fewer samples than its profile
+                       asks, a baseline of another profile/accel/CPU)
   bench/compare.py --make-baseline RESULTS [--baseline FILE] [--metrics a,b]
                    [--configs stock,mainline]
 """
@@ -21,8 +24,8 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (BASELINE, HISTORY, METRICS, judge, load_history,  # noqa: E402
-                      mean_sd, metric_info)
+from benchlib import (BASELINE, HISTORY, METRICS, PROFILES, judge,  # noqa: E402
+                      load_history, mean_sd, metric_info)
 
 # What CI tracks: robust to the machine's load (times that are mostly
 # the reporting delay, ratios within one iteration).
@@ -144,6 +147,49 @@ def make_baseline(doc, metrics, configs=None):
             "cpu": doc.get("cpu"), "tracked": tracked}
 
 
+def gate(doc, baseline):
+    """Why a CI run cannot be judged against the baseline, one line each
+    (none: it can): a baseline from another profile, accel or CPU model;
+    a configuration of the profile not run; fewer samples than the
+    profile asks; a tracked series missing, short or holding a None (a
+    t90 that never came). Missing data never passes as no regression."""
+    why = []
+    for k in ("profile", "accel", "cpu"):
+        if doc.get(k) != baseline.get(k):
+            why.append(f"baseline {k} {baseline.get(k)!r} is not the run's "
+                       f"{doc.get(k)!r}: not like for like (hint: make a "
+                       f"baseline from a run of this kind, compare.py "
+                       f"--make-baseline)")
+    prof = PROFILES.get(doc.get("profile"))
+    if prof is None:
+        why.append(f"unknown profile {doc.get('profile')!r}")
+        want_n, configs = 0, []
+    else:
+        want_n, configs = prof["samples"], prof["configs"]
+    for c in configs:
+        if c not in doc.get("configs", {}):
+            why.append(f"configuration {c} of profile {doc.get('profile')} "
+                       f"was not run (skipped: is its kernel built?)")
+    n = doc.get("samples_per_config") or 0
+    if n < want_n:
+        why.append(f"{n} samples per configuration, profile "
+                   f"{doc.get('profile')} asks {want_n}")
+    want_n = max(want_n, n)
+    for key, per in sorted(baseline.get("tracked", {}).items()):
+        for cfg in sorted(per):
+            vals = doc.get("samples", {}).get(key, {}).get(cfg)
+            if not vals:
+                why.append(f"{key} ({cfg}): no samples")
+            elif None in vals:
+                why.append(f"{key} ({cfg}): {vals.count(None)} of {len(vals)} "
+                           f"samples missing (None)")
+            elif len(vals) < want_n:
+                why.append(f"{key} ({cfg}): {len(vals)} samples, {want_n} wanted")
+    if not baseline.get("tracked"):
+        why.append("the baseline tracks nothing")
+    return why
+
+
 def check(doc, baseline):
     base = {k: {c: v["samples"] for c, v in per.items()}
             for k, per in baseline["tracked"].items()}
@@ -181,6 +227,11 @@ def main():
             doc = json.load(f)
         with open(a.baseline) as f:
             baseline = json.load(f)
+        why = gate(doc, baseline)
+        for w in why:
+            print(f"bench: cannot judge {a.check}: {w}")
+        if why:
+            return 1
         rows, bad = check(doc, baseline)
         print(table(rows, f"baseline {baseline.get('commit')}", f"HEAD {doc.get('commit')}"))
         if bad:

@@ -6,9 +6,10 @@ pkgs=(
 	make gcc patch perl git bc bison flex cpio kmod xz-utils ccache
 	libssl-dev libelf-dev zlib1g-dev dwarves
 	linux-source-6.12
-	clang llvm libbpf-dev bpftool bpftrace
+	clang llvm libbpf-dev bpftool bpftrace libjansson-dev
+	libclang-rt-14-dev
 	qemu-system-x86 busybox-static
-	python3 python3-pytest python3-ply python3-git
+	python3 python3-pytest python3-pytest-timeout python3-ply python3-git
 )
 missing=()
 for p in "${pkgs[@]}"; do

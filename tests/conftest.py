@@ -32,6 +32,28 @@ GUEST_MIB = 1024
 FREE_MIB = 600
 
 
+# Per-test limits (pytest-timeout, see pytest.ini), setup included: a VM
+# fixture boots under TCG within its own timeout (900 s at most) and may
+# start again on a broken clock; patch checks extract a kernel tree.
+VM_TIMEOUT_S = 2400
+KERNEL_TIMEOUT_S = 1200
+
+
+def pytest_collection_modifyitems(config, items):
+    # The fuzzers last: under ASan they take and free GiBs, which this
+    # machine then reports to its own host for a while, and
+    # test_hintstat_fieldhost measures that reporting.
+    items.sort(key=lambda i: i.nodeid.startswith("tests/test_fuzz.py") or
+               i.nodeid.startswith("test_fuzz.py"))
+    for item in items:
+        if item.get_closest_marker("timeout"):
+            continue
+        if item.get_closest_marker("vm"):
+            item.add_marker(pytest.mark.timeout(VM_TIMEOUT_S))
+        elif item.get_closest_marker("kernel"):
+            item.add_marker(pytest.mark.timeout(KERNEL_TIMEOUT_S))
+
+
 def need(path, how):
     if not os.path.exists(path):
         pytest.fail(f"{path} missing (hint: {how})", pytrace=False)
@@ -135,6 +157,33 @@ def hintstat_zone_counts(total):
     """The same from a hintstat -j "total" object."""
     return {(z["zone"], z["order"]): Counter({k: z[k] for k in ZO_KEYS if z[k]})
             for z in total["zones"]}
+
+
+# hintstat record files (tools/hintstat/record.h): a 512-byte header,
+# then 64-byte records whose first field is the event's CLOCK_MONOTONIC
+# ns and whose type (offset 32) is an event below 0x100, else a mark.
+REC_HEADER = 512
+REC_SIZE = 64
+
+
+def trim_record(src, dst, lo_ns, hi_ns):
+    """Copy record src to dst with only the events in [lo_ns, hi_ns] (the
+    marks kept): what a recorder saw over another tool's window, for
+    hintstat report to aggregate. Returns the events kept."""
+    with open(src, "rb") as f:
+        data = f.read()
+    assert (len(data) - REC_HEADER) % REC_SIZE == 0, src
+    out, kept = [data[:REC_HEADER]], 0
+    for off in range(REC_HEADER, len(data), REC_SIZE):
+        rec = data[off:off + REC_SIZE]
+        ts = int.from_bytes(rec[:8], "little")
+        typ = int.from_bytes(rec[32:36], "little")
+        if typ >= 0x100 or lo_ns <= ts <= hi_ns:
+            out.append(rec)
+            kept += typ < 0x100
+    with open(dst, "wb") as f:
+        f.write(b"".join(out))
+    return kept
 
 
 class VmRun:

@@ -4,8 +4,11 @@ memhog's fragmented free, the density budget's cgroup."""
 import json
 import os
 import random
+import re
 import subprocess
 import sys
+
+import pytest
 
 from conftest import MEMHOG, TOP, need
 
@@ -88,11 +91,15 @@ def test_bench_compare_table_flags_only_the_regression(tmp_path):
     assert p.returncode == 1 and "no results for 'zzz'" in p.stderr
 
 
-def results(t90, t90_stock, ratio=None):
+def results(t90, t90_stock, ratio=None, **kw):
     s = {"oneshot.t90_s": {"mainline": t90, "stock": t90_stock}}
     if ratio:
         s["oneshot.t90_vs_stock"] = {"mainline": ratio}
-    return {"commit": "c0ffee0", "profile": "ci", "samples": s}
+    doc = {"commit": "c0ffee0", "profile": "ci", "accel": "tcg",
+           "cpu": "AMD EPYC", "samples": s, "samples_per_config": len(t90),
+           "configs": {"stock": {}, "mainline": {}}}
+    doc.update(kw)
+    return doc
 
 
 def test_ci_check_against_baseline(tmp_path):
@@ -119,10 +126,101 @@ def test_ci_check_against_baseline(tmp_path):
     assert "oneshot.t90_s (stock)" not in p.stdout.splitlines()[-1]
 
 
+def good():
+    """A fresh ci results document that passes the gate."""
+    return results([9.2, 8.8, 9.4], [9.1, 9.3, 8.9], [1.01, 0.95, 1.05])
+
+
+def gate_baseline(tmp_path):
+    base = results([9.0, 9.3, 8.9, 9.1, 9.2], [9.0, 9.4, 9.1, 8.8, 9.0],
+                   [1.0, 0.99, 0.98, 1.03, 1.02])
+    blf = tmp_path / "baseline.json"
+    blf.write_text(json.dumps(compare.make_baseline(
+        base, ["oneshot.t90_s", "oneshot.t90_vs_stock"])))
+    return blf
+
+
+def check_doc(tmp_path, doc, blf=None):
+    f = tmp_path / "results.json"
+    f.write_text(json.dumps(doc))
+    return subprocess.run([PY, os.path.join(TOP, "bench", "compare.py"),
+                           "--baseline", str(blf or gate_baseline(tmp_path)),
+                           "--check", str(f)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def without(doc, key, cfg):
+    del doc["samples"][key][cfg]
+    return doc
+
+
+def skipped_mainline(doc):
+    del doc["configs"]["mainline"]
+    del doc["samples"]["oneshot.t90_s"]["mainline"]
+    del doc["samples"]["oneshot.t90_vs_stock"]
+    return doc
+
+
+@pytest.mark.parametrize("broken, why", [
+    (lambda d: dict(d, samples={}), "oneshot.t90_s (mainline): no samples"),
+    (lambda d: (d["samples"]["oneshot.t90_s"].update(
+        mainline=[None, None, None], stock=[None, None, None]) or d),
+     "oneshot.t90_s (mainline): 3 of 3 samples missing (None)"),
+    (lambda d: (d["samples"]["oneshot.t90_s"]["stock"].__setitem__(1, None)
+                or d), "oneshot.t90_s (stock): 1 of 3 samples missing (None)"),
+    (skipped_mainline, "configuration mainline of profile ci was not run"),
+    (lambda d: without(d, "oneshot.t90_vs_stock", "mainline"),
+     "oneshot.t90_vs_stock (mainline): no samples"),
+    (lambda d: dict(d, samples_per_config=2), "2 samples per configuration, "
+     "profile ci asks 3"),
+    (lambda d: (d["samples"]["oneshot.t90_s"]["stock"].pop() and d),
+     "oneshot.t90_s (stock): 2 samples, 3 wanted"),
+    (lambda d: dict(d, profile="full"), "baseline profile 'ci' is not the "
+     "run's 'full'"),
+    (lambda d: dict(d, accel="kvm"), "baseline accel 'tcg' is not the run's "
+     "'kvm'"),
+    (lambda d: dict(d, cpu="Intel Xeon"), "baseline cpu 'AMD EPYC' is not "
+     "the run's 'Intel Xeon'"),
+], ids=["no-samples", "all-none", "one-none", "skipped-config",
+        "missing-series", "fewer-samples", "short-series", "profile", "accel",
+        "cpu"])
+def test_ci_gate_fails_on_missing_data_with_a_reason(tmp_path, broken, why):
+    """Each of these gave 0 regressions before: the gate fails, saying why."""
+    ok = check_doc(tmp_path, good())
+    assert ok.returncode == 0, ok.stdout
+    p = check_doc(tmp_path, broken(good()))
+    assert p.returncode == 1, p.stdout
+    assert any(l.startswith("bench: cannot judge ") and why in l
+               for l in p.stdout.splitlines()), p.stdout
+
+
+def test_make_bench_ci_fails_on_a_missing_sample(tmp_path):
+    """The Makefile's gate command, as bench-ci runs it, on a results file
+    with one sample missing: non-zero."""
+    with open(os.path.join(TOP, "Makefile")) as f:
+        mk = f.read()
+    assert "bench/compare.py --check $(BUILD)/bench/ci-results.json" in mk
+    assert re.search(r"^bench-ci: kernel guest stock$", mk, re.M)
+    doc = good()
+    doc["samples"]["oneshot.t90_s"]["mainline"][0] = None
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "ci-results.json").write_text(json.dumps(doc))
+    p = subprocess.run([PY, os.path.join(TOP, "bench", "compare.py"),
+                        "--baseline", str(gate_baseline(tmp_path)), "--check",
+                        str(tmp_path / "bench" / "ci-results.json")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "missing (None)" in p.stdout
+
+
 def test_the_committed_baseline_is_usable():
     with open(benchlib.BASELINE) as f:
         bl = json.load(f)
     assert bl["tracked"], "bench/baseline.json tracks nothing"
+    # Like for like with what bench-ci runs: the ci profile, one CPU kind.
+    assert bl["profile"] == "ci" and bl["accel"] in ("tcg", "kvm") and bl["cpu"]
+    for c in benchlib.PROFILES["ci"]["configs"]:
+        assert all(c in per for k, per in bl["tracked"].items()
+                   if k != "oneshot.t90_vs_stock"), c
     for key, per in bl["tracked"].items():
         assert key in benchlib.METRICS
         for cfg, v in per.items():

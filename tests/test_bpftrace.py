@@ -163,6 +163,7 @@ def guest_tracefs_cmd(run, script, out, btf):
             compile_args(out) + [script])
 
 
+@pytest.mark.vm
 def test_guest_formats_are_the_series_events(bt_run):
     run, _ = bt_run
     events = run.file("tracefs/available_events").split()
@@ -170,6 +171,7 @@ def test_guest_formats_are_the_series_events(bt_run):
             ("request", "fill", "react", "drain", "cycle", "pass")} <= set(events)
 
 
+@pytest.mark.vm
 @pytest.mark.parametrize("path", GUEST, ids=os.path.basename)
 def test_guest_scripts_compile_against_the_patched_kernel(bt_run, guest_btf, path,
                                                           tmp_path):
@@ -179,6 +181,7 @@ def test_guest_scripts_compile_against_the_patched_kernel(bt_run, guest_btf, pat
     assert p.returncode == 0 and not quiet(p.stderr), p.stderr
 
 
+@pytest.mark.vm
 def test_the_guest_compile_check_is_real(bt_run, guest_btf, tmp_path):
     # The same check refuses a field the events do not have, and an event
     # the kernel does not have: it reads the guest's formats, not a stub.
@@ -199,6 +202,10 @@ def bt_value(text, name):
     return int(m.group(1))
 
 
+@pytest.mark.vm
+@pytest.mark.exact('reported bytes', a='host_discards.bt on QEMU',
+                   b='guest vmstat page_hinting_reported',
+                   independent=True, why="host syscalls vs the guest kernel's counter")
 def test_host_discards_script_runs_for_real(bt_run):
     run, tracer = bt_run
     text = tracer.text()

@@ -33,6 +33,9 @@ def test_patched_kernel_boots_with_page_hinting_events(kernel, initrd):
     assert 0 < run.r["guest_boot_s"] < 60
 
 
+@pytest.mark.exact('batches', a="fill events' entries",
+                   b="react and drain events' entries",
+                   independent=False, why='three events of the same batch')
 def test_fill_react_drain_fire_and_agree(oneshot_patched):
     run = oneshot_patched
     run.assert_clean()

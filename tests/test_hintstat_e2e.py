@@ -86,6 +86,9 @@ def by_name(events, name):
     return [e for e in events if e.name == name]
 
 
+@pytest.mark.exact('reported bytes', a='hintstat tp_btf programs',
+                   b='tracefs page_hinting events',
+                   independent=False, why='both read the same tracepoints')
 def test_totals_equal_the_trace_sums(out, trace):
     passes = by_name(trace, "pass")
     t = out.total
@@ -112,10 +115,16 @@ def test_intervals_add_up_to_the_totals(out):
         assert b["ts"] > a["ts"]
 
 
+@pytest.mark.exact('per-zone per-order counts', a='hintstat tp_btf programs',
+                   b='tracefs page_hinting events',
+                   independent=False, why='both read the same tracepoints')
 def test_zone_order_counters_equal_the_trace(out, trace):
     assert hintstat_zone_counts(out.total) == trace_batch_counts(trace)
 
 
+@pytest.mark.exact('durations', a='hintstat tp_btf histograms',
+                   b="tracefs events' duration fields",
+                   independent=False, why='both read the same tracepoints')
 def test_histograms_equal_the_trace_values(out, trace):
     for hist, (ev, field) in HISTS.items():
         values = [e[field] for e in by_name(trace, ev)]
@@ -129,6 +138,9 @@ def test_histograms_equal_the_trace_values(out, trace):
         assert sum(i["hist_sum"][hist] for i in out.intervals) == sum(values)
 
 
+@pytest.mark.exact('reported bytes', a='hintstat -e ring buffer stream',
+                   b='tracefs page_hinting events',
+                   independent=False, why='both read the same tracepoints')
 def test_event_stream_equals_the_trace(out, trace):
     assert len(out.events) == len(trace)
     fields = {"zone", "order", "mt", "entries", "bytes", "lock_ns", "err",
@@ -154,6 +166,9 @@ def test_bpf_programs_ran_once_per_event(out, trace):
         assert out.stats[prog]["run_cnt"] == len(by_name(trace, ev)), prog
 
 
+@pytest.mark.exact('reported bytes', a='hintstat --prom file',
+                   b='hintstat -j totals',
+                   independent=False, why='one process, one set of counters, two printers')
 def test_prometheus_file_matches_the_totals(hs_run, out):
     prom = hs_run.file("hintstat.prom")
     vals = dict(re.findall(r"^(pagehint_\w+_total) (\d+)$", prom, re.M))
@@ -178,6 +193,9 @@ def test_text_tables_fit_and_add_up(hs_run, out):
     assert re.search(r"^pass duration \(ns\): count [1-9]", text, re.M)
 
 
+@pytest.mark.exact('durations', a='hintstat -H -Z histograms',
+                   b='tracefs events',
+                   independent=False, why='both read the same tracepoints')
 def test_per_zone_histograms_equal_the_trace(hs_run, out, trace):
     """-H -Z: the fill, react and drain histograms per zone."""
     text = hs_run.file("hintstat.txt")
@@ -194,6 +212,9 @@ def test_guest_usage_error(hs_run):
     assert len(err) == 2 and "--help" in err[1]
 
 
+@pytest.mark.exact('reported bytes', a='hintstat report of a record',
+                   b="hintstat's live BPF totals",
+                   independent=False, why='both run tools/hintstat/aggregate.h on the same events')
 def test_record_report_equals_the_live_bpf_totals(hs_run, out):
     """The same events aggregated by the BPF programs (record's live -j
     view) and by hintstat report in user space (the same aggregate.h)."""
@@ -211,6 +232,9 @@ def test_record_report_equals_the_live_bpf_totals(hs_run, out):
         assert live[k] == out.total[k], k
 
 
+@pytest.mark.exact('passes', a='workqueue_execute_start/end tracepoints (hintstat --mode workqueue)',
+                   b='page_hinting_pass events',
+                   independent=True, why='two different tracepoints, one in the workqueue core, one in the series')
 def test_workqueue_mode_passes_equal_the_trace(hs_run, trace):
     """--mode workqueue over the same window: its passes come from the
     workqueue tracepoints (page_reporting_process work items), the
@@ -233,6 +257,9 @@ def test_workqueue_mode_passes_equal_the_trace(hs_run, trace):
         assert o["reported_now"]["bytes"] >= 0
 
 
+@pytest.mark.exact('per-zone per-order counts', a='/proc/kpageflags scan (PG_reported as KPF_UPTODATE)',
+                   b="zoneinfo 'reported' counters",
+                   independent=True, why="page flags read from user space vs the series' counters")
 def test_kpageflags_scan_equals_the_series_counts(hs_run):
     """The workqueue mode reads reported blocks from /proc/kpageflags and
     infers each block's order from the buddy layout; the series counts

@@ -146,6 +146,9 @@ def test_hintstat_runs_and_names_its_mode(field):
     print(err)
 
 
+@pytest.mark.exact('passes', a='hintstat --mode workqueue',
+                   b='bpftrace on the same workqueue tracepoints',
+                   independent=False, why='the same tracepoints, two consumers')
 def test_passes_equal_bpftrace_over_the_same_window(field):
     lines, passes, _ = field
     start = (lines[0]["ts"] - lines[0]["interval_s"]) * 1e9

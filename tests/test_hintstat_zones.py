@@ -67,12 +67,18 @@ def test_both_zones_were_reported(want):
     assert reported["DMA32"] > 0 and reported["Normal"] > 0, dict(reported)
 
 
+@pytest.mark.exact('per-zone per-order counts', a='hintstat tracepoint mode',
+                   b='tracefs events',
+                   independent=False, why='both read the same tracepoints')
 def test_tracepoint_mode_zones_equal_the_trace(zrun, want):
     o = last_total(zrun, "hintstat.json")
     assert o["mode"] == "tracepoints"
     assert hintstat_zone_counts(o["total"]) == want
 
 
+@pytest.mark.exact('per-zone per-order counts', a="hintstat fallback (zone from the batch's first pfn)",
+                   b="tracefs fill events' zone",
+                   independent=True, why="function arguments and /proc/zoneinfo spans vs the series' events")
 def test_fallback_mode_zones_equal_the_trace(zrun, want):
     o = last_total(zrun, "fallback.json")
     assert o["mode"] == "fentry"
@@ -81,6 +87,9 @@ def test_fallback_mode_zones_equal_the_trace(zrun, want):
     assert hintstat_zone_counts(o["total"]) == want
 
 
+@pytest.mark.exact('durations', a='hintstat -H -Z',
+                   b='tracefs events',
+                   independent=False, why='both read the same tracepoints')
 def test_per_zone_histograms_equal_the_trace(zrun, trace):
     want = trace_zone_counts(trace)
     assert {z for _, z in want} == {"DMA32", "Normal"}

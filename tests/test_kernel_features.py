@@ -77,6 +77,9 @@ def test_kunit_suite_passes(kernel, initrd):
     assert "# SKIP" not in dmesg, [l for l in dmesg.splitlines() if "SKIP" in l]
 
 
+@pytest.mark.exact('per-zone per-order counts', a="zoneinfo 'reported' counters",
+                   b="debugfs check: a scan of the free lists' PageReported flags under the zone lock",
+                   independent=True, why='counters kept on every free-list change vs flags read by a scan')
 def test_reported_counts_equal_free_list_scan(oneshot_patched):
     run = oneshot_patched
     run.assert_clean()
@@ -85,6 +88,9 @@ def test_reported_counts_equal_free_list_scan(oneshot_patched):
     assert reported_pages * PAGE >= 400 << 20
 
 
+@pytest.mark.exact('reported bytes', a='vmstat page_hinting_* counters',
+                   b='tracefs page_hinting_react/pass events',
+                   independent=False, why='the series increments the counters next to the trace calls, from the same variables')
 def test_vmstat_counters_equal_trace_events(oneshot_patched):
     run = oneshot_patched
     run.assert_clean()
@@ -165,6 +171,9 @@ def test_new_delay_rearms_a_queued_pass(tunables_run):
     assert took < 2, f"the queued pass ran {took:.1f} s after the new delay"
 
 
+@pytest.mark.exact('per-zone per-order counts', a="zoneinfo 'reported' counters",
+                   b='debugfs check: free-list scan',
+                   independent=True, why='counters vs a scan, after a minute of churn on the debug kernel')
 def test_stress_on_debug_kernel_keeps_counts_exact(initrd):
     kernel = need(DEBUG_KERNEL, "make kernel KFLAVOUR=debug")
     run = run_vm("stress-debug", kernel, initrd, "stress",

@@ -139,15 +139,75 @@ def test_a_boot_that_lost_its_clock_is_started_again(kernel, initrd,
     assert boots == pagehint_vm.CLOCK_TRIES
     assert r["clock_restarts"] == pagehint_vm.CLOCK_TRIES - 1
     assert r["clock_broken"] and r["guest_rc"] == 0
-    pids = []
-    r = pagehint_vm.run(kernel, initrd, "boot",
-                        os.path.join(RUNS, "runner-clock"), accel="tcg",
-                        on_start=pids.append)
+    pids, console = [], []
+    out = os.path.join(RUNS, "runner-clock")
+
+    def attach(pid):
+        # QEMU waits paused (-S) until this returns: nothing ran yet.
+        pids.append(pid)
+        path = os.path.join(out, "console.log")
+        console.append(os.path.getsize(path) if os.path.exists(path) else 0)
+    r = pagehint_vm.run(kernel, initrd, "boot", out, accel="tcg",
+                        on_start=attach)
     assert len(pids) == 1 and r["clock_restarts"] == 0 and r["clock_broken"]
+    assert r["qmp_status_at_start"] == "prelaunch" and console == [0]
+    assert r["guest_rc"] == 0       # and it ran once continued
     monkeypatch.undo()
     r = pagehint_vm.run(kernel, initrd, "boot",
                         os.path.join(RUNS, "runner-clock"), accel="tcg")
     assert r["clock_restarts"] == 0 and not r["clock_broken"]
+
+
+def fake_qmp(tmp_path, answers):
+    """A QMP server on a unix socket: the greeting, then one answer per
+    command read; returns its path."""
+    import socket
+    import threading
+    path = str(tmp_path / "qmp.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        f = conn.makefile("rw")
+        f.write('{"QMP": {"version": {}}}\n')
+        f.flush()
+        for a in answers:
+            if not f.readline():
+                break
+            f.write('{"event": "X"}\n' + a + "\n")
+            f.flush()
+        conn.close()
+        srv.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return path
+
+
+def test_qmp_client_answers_skips_events_and_fails_fast(tmp_path):
+    alive_proc = subprocess.Popen(["sleep", "60"])
+    try:
+        q = pagehint_vm.Qmp(fake_qmp(tmp_path, [
+            '{"return": {}}', '{"return": {"status": "prelaunch"}}',
+            '{"error": {"desc": "no"}}']), alive_proc)
+        assert q.cmd("query-status") == {"status": "prelaunch"}
+        with pytest.raises(pagehint_vm.QmpError, match="cont: no"):
+            q.cmd("cont")
+        with pytest.raises(pagehint_vm.QmpError, match="closed"):
+            q.cmd("cont")
+        q.close()
+        # No socket ever: an error after the deadline, not a hang.
+        t0 = time.monotonic()
+        with pytest.raises(pagehint_vm.QmpError, match="no QMP socket"):
+            pagehint_vm.Qmp(str(tmp_path / "none"), alive_proc, 0.3)
+        assert time.monotonic() - t0 < 5
+    finally:
+        alive_proc.kill()
+        alive_proc.wait()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with pytest.raises(pagehint_vm.QmpError, match="exited"):
+        pagehint_vm.Qmp(str(tmp_path / "none"), dead)
 
 
 def test_reclaim_times():

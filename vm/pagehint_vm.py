@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -82,6 +83,7 @@ PROBE_DISK = 1 << 20
 # and hands it to the guest (tsc_early_khz=, see host_tsc_khz()). The
 # console check below stays as a safety net: such a boot is started
 # again, and flagged in result.json.
+PANIC_RE = re.compile(r"Kernel panic - not syncing:.*")
 CLOCK_BROKEN_RE = re.compile(r"Marking TSC unstable")
 CLOCK_TRIES = 3
 CLOCKSOURCE_RE = re.compile(r"clocksource: Switched to clocksource (\S+)")
@@ -385,12 +387,98 @@ def run(kernel, initrd, scenario, out, accel=None, pin_tsc=True,
     return r
 
 
+QMP_S = 30.0
+
+
+class QmpError(RuntimeError):
+    pass
+
+
+class Qmp:
+    """A QMP client on QEMU's unix socket, every read with a deadline:
+    the runner starts QEMU paused (-S) when a tracer must attach first,
+    and continues it with cont once on_start returned."""
+
+    def __init__(self, path, proc, deadline_s=QMP_S):
+        deadline = time.monotonic() + deadline_s
+        while True:
+            if proc.poll() is not None:
+                raise QmpError(f"QEMU exited {proc.returncode} before its QMP socket was up")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                s.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                s.close()
+                if time.monotonic() > deadline:
+                    raise QmpError(f"no QMP socket {path} within {deadline_s} s")
+                time.sleep(0.02)
+        self.sock = s
+        self.f = s.makefile("rw")
+        greeting = self._read()
+        if "QMP" not in greeting:
+            raise QmpError(f"not a QMP greeting: {greeting}")
+        self.cmd("qmp_capabilities")
+
+    def _read(self):
+        try:
+            line = self.f.readline()
+        except OSError as e:
+            raise QmpError(f"QMP socket closed: {e}") from e
+        if not line:
+            raise QmpError("QMP socket closed")
+        return json.loads(line)
+
+    def cmd(self, name, **args):
+        """Run a command; its "return" value (events are skipped)."""
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        try:
+            self.f.write(json.dumps(msg) + "\n")
+            self.f.flush()
+        except OSError as e:
+            raise QmpError(f"QMP socket closed: {e}") from e
+        while True:
+            r = self._read()
+            if "return" in r:
+                return r["return"]
+            if "error" in r:
+                raise QmpError(f"{name}: {r['error'].get('desc', r['error'])}")
+
+    def close(self):
+        try:
+            self.f.close()
+        except OSError:
+            pass        # what was left to send goes nowhere
+        self.sock.close()
+
+
 def _kvm_error(path):
     with open(path, errors="replace") as f:
         for line in f:
             if "KVM" in line or "kvm" in line:
                 return line.strip()
     return None
+
+
+def _start_traced(proc, qmp_path, on_start, result):
+    """QEMU waits paused (-S): on_start(pid) attaches, then cont."""
+    try:
+        qmp = Qmp(qmp_path, proc)
+    except QmpError:
+        if proc.poll() is not None:
+            # Under KVM, a QEMU that died at once is the caller's to judge.
+            on_start(proc.pid)
+            return
+        raise
+    try:
+        result["qmp_status_at_start"] = qmp.cmd("query-status")["status"]
+        on_start(proc.pid)
+        qmp.cmd("cont")
+    finally:
+        qmp.close()
 
 
 def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
@@ -401,7 +489,10 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
     for a virtio-serial port named GUEST_PORT, which the guest sees as
     /dev/vportNpM (its name in /sys/class/virtio-ports/*/name).
     on_start(pid): called once QEMU is started, before sampling begins
-    (e.g. to attach a tracer); it may block.
+    (e.g. to attach a tracer); it may block. QEMU is then started paused
+    (-S, with a QMP socket) and continued (QMP cont) only once on_start
+    returned, so the tracer sees the guest from its first instruction;
+    result["qmp_status_at_start"] is QEMU's state when on_start ran.
     kvm_watch: raise KvmBroken when QEMU exits or names KVM on stderr
     before the guest is up. clock_check: raise ClockBroken when the
     console says the guest lost its TSC. tsc_khz: the guest's TSC rate
@@ -448,6 +539,12 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
                 "-chardev", f"socket,id=hsport,path={serial_socket},server=on,wait=off",
                 "-device", f"virtserialport,bus=vser.0,chardev=hsport,name={GUEST_PORT}"]
     cmd += extra_qemu or []
+    qmp_dir = qmp_path = None
+    if on_start:
+        # A short path: unix socket names are limited to 107 bytes.
+        qmp_dir = tempfile.mkdtemp(prefix="pagehint-qmp.")
+        qmp_path = os.path.join(qmp_dir, "qmp.sock")
+        cmd += ["-S", "-qmp", f"unix:{qmp_path},server=on,wait=off"]
 
     result = {"kernel": os.path.abspath(kernel), "initrd": os.path.abspath(initrd),
               "scenario": scenario, "env": env or {}, "accel": accel,
@@ -471,7 +568,7 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
                                     preexec_fn=_die_with_parent)
         result["qemu_pid"] = proc.pid
         if on_start:
-            on_start(proc.pid)
+            _start_traced(proc, qmp_path, on_start, result)
         while True:
             now = time.monotonic() - t0
             k = rss_kib(proc.pid)
@@ -507,6 +604,8 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
                 proc.kill()
                 proc.wait()
         signal.signal(signal.SIGTERM, old)
+        if qmp_dir:
+            shutil.rmtree(qmp_dir, ignore_errors=True)
 
     result["wall_s"] = round(time.monotonic() - t0, 3)
     result["qemu_rc"] = proc.returncode
@@ -532,7 +631,12 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
                               or result["clocksource"] in JIFFY_CLOCKS)
     result["ok"] = (result["guest_rc"] == 0 and not timed_out
                     and not result["splats"])
-    if result["guest_rc"] is None and not timed_out:
+    panic = next((l.strip() for l in cons.splitlines() if PANIC_RE.search(l)),
+                 None)
+    result["panic"] = panic
+    if panic:
+        result["error"] = f"guest kernel panic: {PANIC_RE.search(panic).group(0)}"
+    elif result["guest_rc"] is None and not timed_out:
         tail = [l for l in cons.splitlines() if "pagehint-init:" in l]
         result["error"] = tail[-1] if tail else "guest died before writing out/rc"
     elif timed_out:

@@ -5,8 +5,8 @@
 #   MIB       MiB to allocate, touch and free (523: a prime)
 #   HOLD_MS   hold the touched memory before freeing (1000)
 #   QUIET     seconds without a pass that mean reporting is idle (8)
-# Out: hintstat.json (-j -e, fentry), workqueue.json (--mode workqueue,
-# attached first, stopped last), hintstat.rec (record, kprobe) and
+# Out: hintstat.json (-j -e, fentry), workqueue.rec and workqueue.json
+# (a record --mode workqueue and its live view, attached first, stopped last), hintstat.rec (record, kprobe) and
 # record.json (its live -j view), watch.json, *.rc, *.err; markers
 # window-start and window-end (the host timestamps them).
 . /mnt/scenario-lib.sh
@@ -55,7 +55,8 @@ grep -o 'mode: .*' $OUT/watch.err > $OUT/mode
 
 # The window: hintstat in auto mode (fentry on this kernel) and a record
 # forced to kprobes, both attached before it starts, stopped after it.
-hintstat -j --mode workqueue 1 > $OUT/workqueue.json 2> $OUT/workqueue.err &
+hintstat record -o $OUT/workqueue.rec --mode workqueue -j 1 \
+	> $OUT/workqueue.json 2> $OUT/workqueue.err &
 Q=$!
 wait_attached $Q $OUT/workqueue.err
 hintstat record -o $OUT/hintstat.rec --mode kprobe -j 1 \

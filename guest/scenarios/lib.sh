@@ -12,6 +12,18 @@ param() {	# param NAME [VALUE]: print it, or set it (non-zero when refused)
 
 has_events() { [ -d $T/events/page_hinting ]; }
 
+# The virtio-serial port the host reads the guest's stream from
+# (org.pagehint.hintstat, the runner's serial_socket): its /dev path.
+hintstat_port() {
+	for n in /sys/class/virtio-ports/*/name; do
+		[ "$(cat "$n" 2>/dev/null)" = org.pagehint.hintstat ] || continue
+		p=/dev/$(basename "$(dirname "$n")")
+		[ -c "$p" ] && { echo "$p"; return 0; }
+	done
+	echo "no virtio-serial port org.pagehint.hintstat" >&2
+	return 1
+}
+
 # Record the page_hinting events on CLOCK_MONOTONIC, the clock memhog's
 # markers use, so events and phases line up.
 events_on() {

@@ -12,6 +12,16 @@
 #include <stdio.h>
 #include "hintstat.h"
 
+/*
+ * The number parsers (fuzzed): false, or 0 for a size, when s is not
+ * wholly a valid value. Seconds 0.001 to 86400; a count >= 1; a pid
+ * 1 to INT_MAX; a size "1024" (dflt unit), "512M", "4G", "4GiB", "1T"
+ * in bytes, never wrapped.
+ */
+bool hs_str_secs(const char *s, double *v);
+bool hs_str_count(const char *s, long *v);
+bool hs_str_pid(const char *s, int *v);
+unsigned long long hs_parse_size(const char *s, char dflt);
 /* Seconds, 0.001 to 86400, or argp_error() naming what. */
 double hs_parse_secs(struct argp_state *state, const char *what,
 		     const char *arg);
@@ -35,20 +45,20 @@ extern const struct argp_child hs_common_children[];
 /* The n-th positional argument: [interval [count]], or argp_error(). */
 void hs_parse_positional(struct argp_state *state, const char *arg, int n,
 			 double *interval, long *count);
-/* --prom :PORT: 0 when arg names a file, -1 when invalid, else the port. */
+/* --prom [HOST]:PORT: 0 when arg names a file, -1 when invalid, else the port. */
 int hs_prom_port(const char *arg);
 /* One line saying what is wrong, one saying what to do, on stderr. */
 void hs_die_hint(const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * fflush(stdout): 0, else 1 after a message, or with hs_stdout_gone set
+ * when the reader went away (EPIPE, SIGPIPE being ignored): the caller
+ * ends as after Ctrl-C, END record included, exit 0 (as under head).
+ */
+int hs_stdout_flush(void);
+extern bool hs_stdout_gone;
 /* CLOCK_MONOTONIC in seconds. */
 double hs_now_mono(void);
-/* A non-blocking listening socket on port (IPv6 and IPv4), or -errno. */
-int hs_http_listen(int port);
-/* --prom :PORT listening: its fd; -1 for a file or none; -2 after a message. */
-int hs_prom_listen(const char *prom);
-/* Answer every waiting GET /metrics with print(f, arg); never blocks. */
-void hs_http_serve(int lfd, void (*print)(FILE *, const void *),
-		   const void *arg);
 
 /*
  * The record file (hintstat record, hintstat host record): create it with
@@ -61,6 +71,16 @@ void hs_recorder_event(const struct hs_event *e);
 int hs_recorder_sync(double t, unsigned long long dropped);
 /* end: write the END mark (else just close, after an error). */
 int hs_recorder_close(bool end, unsigned long long dropped);
+
+/* CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, in the effective set. */
+bool hs_can_bpf(void);
+#define HS_CAP_PERFMON	38
+#define HS_CAP_BPF	39
+#ifdef __LIBBPF_LIBBPF_H
+/* libbpf's print callback: warnings always, the rest with -v. */
+int hs_libbpf_print(enum libbpf_print_level level, const char *format,
+		    va_list args);
+#endif
 
 /* hintstat host ...: argv[0] is "hintstat host". */
 int hs_host_main(int argc, char **argv);

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -28,6 +30,7 @@
 #include "report.h"
 #include "record.h"
 #include "cli.h"
+#include "http.h"
 #include "kpageflags.h"
 #include "hintstat.skel.h"
 
@@ -76,8 +79,8 @@ const char *argp_program_bug_address = "the pagehint project's issue tracker";
 const char argp_program_doc[] =
 "Show free page reporting (page hinting) at work.\n"
 "\n"
-"USAGE: hintstat [-H [-Z]] [-j] [-e] [-T] [--prom FILE|:PORT] [-i SEC]\n"
-"                [-d SEC] [--mode MODE] [interval [count]]\n"
+"USAGE: hintstat [-H [-Z]] [-j] [-e] [-T] [--prom FILE|[HOST]:PORT]\n"
+"                [-i SEC] [-d SEC] [--mode MODE] [interval [count]]\n"
 "       hintstat record -o FILE [the options above]\n"
 "       hintstat report FILE [-j | -H [-Z]] [--prom FILE]\n"
 "       hintstat host [-p PID | -n NAME] [--guest SOCKET] [-j] ... (see\n"
@@ -190,13 +193,54 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
-			   va_list args)
+/*
+ * libbpf's warnings always reach stderr, its info and debug output with
+ * -v. While auto mode tries the modes in turn their failures are
+ * expected, and the line that says which mode runs (or that none can)
+ * names each one's error: the warnings are held, then dropped.
+ */
+static FILE *held;
+static char *held_buf;
+static size_t held_len;
+
+int hs_libbpf_print(enum libbpf_print_level level, const char *format,
+		    va_list args)
 {
-	if (!hs_opt.verbose)
+	if (hs_opt.verbose)
+		return vfprintf(stderr, format, args);
+	if (level != LIBBPF_WARN)
 		return 0;
-	(void)level;
-	return vfprintf(stderr, format, args);
+	return vfprintf(held ? held : stderr, format, args);
+}
+
+static void libbpf_hold(void)
+{
+	held = open_memstream(&held_buf, &held_len);
+}
+
+static void libbpf_drop(void)
+{
+	if (!held)
+		return;
+	(void)fclose(held);	/* a memstream: nothing to lose */
+	held = NULL;
+	free(held_buf);
+	held_buf = NULL;
+}
+
+/* CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN: what loading BPF needs. */
+bool hs_can_bpf(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return geteuid() == 0;
+#define HAS_CAP(c) (d[(c) / 32].effective & (1U << ((c) % 32)))
+	return HAS_CAP(CAP_SYS_ADMIN) ||
+	       (HAS_CAP(HS_CAP_BPF) && HAS_CAP(HS_CAP_PERFMON));
+#undef HAS_CAP
 }
 
 static void sig_handler(int sig)
@@ -482,6 +526,8 @@ static struct hintstat_bpf *load_bpf(int *mode)
 	const char *what = "";
 	int err;
 
+	if (env.mode == MODE_AUTO)
+		libbpf_hold();
 	err = load_mode(*mode, &obj, &what);
 	if (err && *mode == HS_MODE_FENTRY && env.mode == MODE_AUTO) {
 		note_why(why_fentry, sizeof(why_fentry), what, err);
@@ -493,6 +539,7 @@ static struct hintstat_bpf *load_bpf(int *mode)
 		*mode = HS_MODE_WORKQUEUE;
 		err = load_mode(*mode, &obj, &what);
 	}
+	libbpf_drop();
 	if (!err) {
 		if (why_fentry[0] && env.mode == MODE_AUTO)
 			fprintf(stderr, "hintstat: no page_hinting events; fentry: %s; kprobes: %s\n",
@@ -586,8 +633,8 @@ static void print_bpf_stats(FILE *f, const struct hintstat_bpf *obj, bool json)
 		fprintf(f, "}");
 }
 
-/* --prom :PORT (cli.c's responder), -1 when none. */
-static int http_fd = -1;
+/* --prom [HOST]:PORT (http.c). */
+static struct hs_http http = { .lfd = -1 };
 
 /* GET /metrics: the totals at that moment. */
 static void prom_live(FILE *f, const void *arg)
@@ -643,11 +690,12 @@ static int print_interval(const struct hintstat_bpf *obj,
 			hs_print_hists(stdout, &iv, env.per_zone);
 		printf("\n");
 	}
-	fflush(stdout);
 	free(extra);
+	if (hs_stdout_flush())
+		return 1;
 	if (hs_recorder_sync(t, cur.totals.dropped_events))
 		return 1;
-	if (hs_opt.prom && http_fd < 0) {
+	if (hs_opt.prom && !hs_http_on(&http)) {
 		err = hs_write_prom_file(hs_opt.prom, &cur);
 		if (err) {
 			hs_die_hint("check that the directory exists and is writable",
@@ -660,12 +708,28 @@ static int print_interval(const struct hintstat_bpf *obj,
 	return 0;
 }
 
+/* report -j: the record's own member, its release as a JSON string. */
+static int record_json(const struct hs_replay *r, char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+
+	if (!f)
+		return 1;
+	fprintf(f, "\"record\":{\"version\":%u,\"release\":", r->hdr.version);
+	hs_json_str(f, r->hdr.release);
+	fprintf(f, ",\"records\":%llu,\"complete\":%s}", r->records,
+		r->complete ? "true" : "false");
+	fputc('\0', f);
+	return fclose(f) || !memchr(buf, '\0', len);
+}
+
 /* hintstat report FILE: the record's totals, as the live view prints. */
 static int report(void)
 {
 	static struct hs_replay r;
 	struct hs_interval_info info = { .events = true };
-	char extra[256];
+	/* The record member: a release of 80 bytes, each escaped to 6. */
+	char extra[640];
 	int err;
 
 	if (hs_replay_file(env.input, &r)) {
@@ -681,13 +745,12 @@ static int report(void)
 	info.ts = r.end_ns / 1e9;
 	info.secs = (r.end_ns - r.hdr.start_ns) / 1e9;
 	if (hs_opt.json) {
-		snprintf(extra, sizeof(extra),
-			 "\"record\":{\"version\":%u,\"release\":\"%.*s\",\"records\":%llu,\"complete\":%s}",
-			 r.hdr.version, HS_REC_RELEASE_LEN, r.hdr.release,
-			 r.records, r.complete ? "true" : "false");
-		/* release came from uname: no quote or control character. */
-		if (!strpbrk(r.hdr.release, "\"\\"))
-			info.extra = extra;
+		/* The file may come from anywhere: release is escaped. */
+		if (record_json(&r, extra, sizeof(extra))) {
+			hs_die_hint("this should not happen", "cannot format the record's header");
+			return 1;
+		}
+		info.extra = extra;
 		hs_print_json(stdout, &r.snap, &r.snap, &info);
 	} else if (!hs_opt.prom || hs_opt.hist) {
 		printf("record %s: kernel %s, mode %s, %llu events, %llu dropped%s\n",
@@ -730,7 +793,8 @@ int main(int argc, char **argv)
 	static struct hs_snapshot prev;
 	struct ring_buffer *rb = NULL;
 	struct hintstat_bpf *obj = NULL;
-	struct pollfd pfd[2];
+	/* The ring buffer and the HTTP responder's fds. */
+	struct pollfd pfd[1 + HS_HTTP_POLLFDS];
 	double t_start, t_prev, next, end = 0, t;
 	int err, stats_fd = -1, rc = 1, timeout, nfd;
 	long printed = 0;
@@ -756,12 +820,12 @@ int main(int argc, char **argv)
 	if (env.cmd == CMD_REPORT)
 		return report();
 
-	if (geteuid() != 0) {
-		hs_die_hint("run it as root, e.g. sudo hintstat",
-			 "must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)");
+	if (!hs_can_bpf()) {
+		hs_die_hint("run it as root, e.g. sudo hintstat, or give it CAP_BPF and CAP_PERFMON",
+			 "missing capabilities: loading BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)");
 		return 1;
 	}
-	libbpf_set_print(libbpf_print_fn);
+	libbpf_set_print(hs_libbpf_print);
 	run_mode = detect_mode();
 	if (run_mode < 0)
 		return 1;
@@ -780,8 +844,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	http_fd = hs_prom_listen(hs_opt.prom);
-	if (http_fd == -2)
+	if (hs_http_open(&http, hs_opt.prom))
 		goto cleanup;
 	if (env.bpf_stats) {
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -790,8 +853,10 @@ int main(int argc, char **argv)
 				strerror(-stats_fd));
 	}
 
+	/* A reader gone (| head) ends the run with its END record. */
 	if (signal(SIGINT, sig_handler) == SIG_ERR ||
-	    signal(SIGTERM, sig_handler) == SIG_ERR) {
+	    signal(SIGTERM, sig_handler) == SIG_ERR ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		hs_die_hint("this should not happen", "cannot set signal handlers: %s",
 			 strerror(errno));
 		goto cleanup;
@@ -834,9 +899,7 @@ int main(int argc, char **argv)
 				pfd[nfd++] = (struct pollfd){
 					.fd = ring_buffer__epoll_fd(rb),
 					.events = POLLIN };
-			if (http_fd >= 0)
-				pfd[nfd++] = (struct pollfd){ .fd = http_fd,
-							      .events = POLLIN };
+			nfd += hs_http_pollfds(&http, pfd + nfd);
 			err = poll(pfd, nfd, timeout);
 			if (err < 0 && errno != EINTR) {
 				fprintf(stderr, "hintstat: polling: %s\n",
@@ -850,14 +913,13 @@ int main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
-			if (http_fd >= 0)
-				hs_http_serve(http_fd, prom_live, obj);
+			hs_http_serve(&http, prom_live, obj);
 			continue;
 		}
 		if (rb)
 			ring_buffer__consume(rb);
 		if (print_interval(obj, &prev, &t_prev)) {
-			rc = 1;
+			rc = hs_stdout_gone ? 0 : 1;
 			break;
 		}
 		printed++;
@@ -874,8 +936,7 @@ int main(int argc, char **argv)
 
 cleanup:
 	hs_recorder_close(false, 0);
-	if (http_fd >= 0)
-		close(http_fd);
+	hs_http_close(&http);
 	if (stats_fd >= 0)
 		close(stats_fd);
 	ring_buffer__free(rb);

@@ -13,7 +13,6 @@
  */
 #define _GNU_SOURCE
 #include <argp.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -34,11 +33,12 @@
 #include "report.h"
 #include "record.h"
 #include "cli.h"
+#include "http.h"
+#include "guest_stream.h"
 #include "hintstat_host.skel.h"
 
 #define MIB (1024.0 * 1024.0)
 #define HH_MAX_LINKS 8
-#define GUEST_LINE_MAX 65536
 
 /* Besides the options both views take (hs_opt, cli.h). */
 static struct host_env {
@@ -58,26 +58,18 @@ struct vmm {
 	bool ram_default;	/* no size given there: the VMM's default */
 };
 
-/* The guest's stream (--guest): its latest totals and how it is doing. */
+/* The guest's stream (--guest): its socket and its parser. */
 struct guest_stream {
 	int fd;
-	char buf[GUEST_LINE_MAX];
-	size_t used;
-	bool seen;		/* a line came */
 	bool gone;		/* EOF or silence: said once */
-	double last;		/* hs_now_mono() of the last line */
-	unsigned long long lines;
-	unsigned long long base;	/* guest total bytes at the first line */
-	unsigned long long bytes;	/* its latest total bytes */
-	unsigned long long failed;	/* latest total failed_bytes */
-	unsigned long long host_base;	/* host discarded at the first line */
-	unsigned long long host_at;	/* and when the latest line came */
-	char mode[32];
+	unsigned long long bad_said;	/* bad lines already reported */
+	struct hs_gstream p;
 };
 
 static volatile sig_atomic_t exiting;
 static struct bpf_link *links[HH_MAX_LINKS];
 static struct guest_stream gs = { .fd = -1 };
+static struct hs_http http = { .lfd = -1 };
 static struct vmm target;
 static bool ram_file;		/* guest RAM is a file (memfd, hugetlbfs) */
 static unsigned long long ram_total;
@@ -90,8 +82,8 @@ const char host_doc[] =
 "Show what the VMM does with the free pages its guest reports.\n"
 "\n"
 "USAGE: hintstat host [-p PID | -n NAME] [--ram SIZE] [--guest SOCKET]\n"
-"                     [-j | -H] [-T] [--prom FILE|:PORT] [-i SEC] [-d SEC]\n"
-"                     [interval [count]]\n"
+"                     [-j | -H] [-T] [--prom FILE|[HOST]:PORT] [-i SEC]\n"
+"                     [-d SEC] [interval [count]]\n"
 "       hintstat host record -o FILE [the options above]\n"
 "       hintstat report FILE [-j | -H] [--prom FILE]   (a host record too)\n"
 "\n"
@@ -134,54 +126,13 @@ static const struct argp_option host_opts[] = {
 	{},
 };
 
-/* "1024" (MiB), "512M", "4G", "1T", "2048k": bytes, 0 when invalid. */
-static unsigned long long parse_size(const char *s, char dflt)
-{
-	unsigned long long v, mul;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return 0;
-	switch (toupper(*end ? *end : dflt)) {
-	case 'B':
-		mul = 1;
-		break;
-	case 'K':
-		mul = 1ULL << 10;
-		break;
-	case 'M':
-		mul = 1ULL << 20;
-		break;
-	case 'G':
-		mul = 1ULL << 30;
-		break;
-	case 'T':
-		mul = 1ULL << 40;
-		break;
-	default:
-		return 0;
-	}
-	if (*end && end[1] && !(toupper(end[1]) == 'I' && toupper(end[2]) == 'B' &&
-				!end[3]) && !(toupper(end[1]) == 'B' && !end[2]))
-		return 0;
-	return v * mul;
-}
-
 static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 {
-	char *end;
-	long v;
-
 	switch (key) {
 	case 'p':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || v < 1 || v > INT_MAX)
+		if (!hs_str_pid(arg, &env.pid))
 			argp_error(state, "invalid pid '%s': want a positive integer",
 				   arg);
-		env.pid = (int)v;
 		break;
 	case 'n':
 		if (!*arg)
@@ -189,9 +140,9 @@ static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 		env.name = arg;
 		break;
 	case OPT_RAM:
-		env.ram = parse_size(arg, 'M');
+		env.ram = hs_parse_size(arg, 'M');
 		if (!env.ram)
-			argp_error(state, "invalid --ram '%s': want a size such as 1024M or 4G",
+			argp_error(state, "invalid --ram '%s': want a size such as 1024M or 4G, below 16 EiB",
 				   arg);
 		break;
 	case OPT_GUEST:
@@ -217,15 +168,6 @@ static void sig_handler(int sig)
 {
 	(void)sig;
 	exiting = 1;
-}
-
-static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
-			   va_list args)
-{
-	(void)level;
-	if (!hs_opt.verbose)
-		return 0;
-	return vfprintf(stderr, format, args);
 }
 
 /* Read a small /proc file; its length, or -1. */
@@ -259,12 +201,12 @@ static unsigned long long ram_from_cmdline(const char *comm, const char *argv,
 			p = strstr(a, "size=");
 			p = p ? p + 5 : a;
 			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, ","), p);
-			v = parse_size(buf, 'M');
+			v = hs_parse_size(buf, 'M');
 		} else if (ch && !strcmp(prev, "--memory") &&
 			   (p = strstr(a, "size="))) {
 			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p + 5, ","),
 				 p + 5);
-			v = parse_size(buf, 'B');
+			v = hs_parse_size(buf, 'B');
 		}
 	}
 	*dflt = !v;
@@ -532,8 +474,10 @@ static struct hintstat_host_bpf *load_host(unsigned long long size)
 	obj->rodata->vmm_tgid = target.pid;
 	obj->rodata->stream_events = env.record;
 	/* One bit per 4 KiB page of guest RAM, 64 per word. */
-	bpf_map__set_max_entries(obj->maps.discarded,
-				 ((size >> HH_PAGE_SHIFT) + 63) / 64 + 1);
+	err = bpf_map__set_max_entries(obj->maps.discarded,
+				       ((size >> HH_PAGE_SHIFT) + 63) / 64 + 1);
+	if (err)
+		goto fail;
 	bpf_program__set_autoload(obj->progs.hh_kvm_fault,
 				  tracepoint_exists("kvm", "kvm_page_fault"));
 	bpf_program__set_autoload(obj->progs.hh_page_fault,
@@ -619,60 +563,32 @@ static int guest_connect(const char *path)
 	return 0;
 }
 
-/* The number after "key": in s (s is a JSON object), or false. */
-static bool json_ull(const char *s, const char *key, unsigned long long *v)
+/* A refused guest line: said at the first and every power of two. */
+static void guest_bad_lines(void)
 {
-	char pat[64];
-	const char *p;
+	unsigned long long n = gs.p.bad;
 
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(s, pat);
-	if (!p || !isdigit((unsigned char)p[strlen(pat)]))
-		return false;
-	*v = strtoull(p + strlen(pat), NULL, 10);
-	return true;
+	if (n == gs.bad_said)
+		return;
+	gs.bad_said = n;
+	if (n & (n - 1))
+		return;
+	fprintf(stderr, "hintstat: guest stream: %llu bad line%s, the latest: %s\n",
+		n, n > 1 ? "s" : "", gs.p.why);
 }
 
-/* One line of the guest's hintstat -j: its totals since it attached. */
-static void guest_line(char *line, unsigned long long host_now)
-{
-	unsigned long long bytes, failed;
-	const char *t, *m;
-
-	t = strstr(line, "\"total\":{");
-	if (!t || !json_ull(t, "bytes", &bytes) ||
-	    !json_ull(t, "failed_bytes", &failed))
-		return;		/* an event line, or not hintstat's */
-	m = strstr(line, "\"mode\":\"");
-	if (m)
-		snprintf(gs.mode, sizeof(gs.mode), "%.*s",
-			 (int)strcspn(m + 8, "\""), m + 8);
-	if (!gs.seen) {
-		/* From here on, both sides count. */
-		gs.base = bytes;
-		gs.host_base = host_now;
-		gs.seen = true;
-	}
-	if (gs.gone)
-		fprintf(stderr, "hintstat: guest stream back\n");
-	gs.gone = false;
-	gs.bytes = bytes;
-	gs.failed = failed;
-	gs.host_at = host_now;
-	gs.last = hs_now_mono();
-	gs.lines++;
-}
-
-/* Read what the guest sent; EOF marks the stream gone. */
+/*
+ * Read what the guest sent, a bounded amount per call so that a guest
+ * flooding its port cannot hold the loop; EOF marks the stream gone.
+ */
 static void guest_read(unsigned long long host_now)
 {
-	char *nl, *start;
+	char buf[16384];
 	ssize_t r;
+	int i;
 
-	while (gs.fd >= 0) {
-		if (gs.used == sizeof(gs.buf) - 1)
-			gs.used = 0;	/* a line that long is not hintstat's */
-		r = read(gs.fd, gs.buf + gs.used, sizeof(gs.buf) - 1 - gs.used);
+	for (i = 0; gs.fd >= 0 && i < 16; i++) {
+		r = read(gs.fd, buf, sizeof(buf));
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (r <= 0) {
@@ -683,17 +599,13 @@ static void guest_read(unsigned long long host_now)
 			gs.gone = true;
 			break;
 		}
-		gs.used += r;
-		gs.buf[gs.used] = '\0';
-		start = gs.buf;
-		while ((nl = strchr(start, '\n'))) {
-			*nl = '\0';
-			guest_line(start, host_now);
-			start = nl + 1;
+		if (hs_gstream_feed(&gs.p, buf, r, hs_now_mono(), host_now) &&
+		    gs.gone) {
+			fprintf(stderr, "hintstat: guest stream back\n");
+			gs.gone = false;
 		}
-		gs.used -= start - gs.buf;
-		memmove(gs.buf, start, gs.used);
 	}
+	guest_bad_lines();
 }
 
 /* Bytes the host dropped: what hits the guest RAM's memory. */
@@ -718,7 +630,7 @@ static const char *stream_state(void)
 		return "none";
 	if (gs.gone)
 		return "gone";
-	return gs.seen ? "up" : "waiting";
+	return gs.p.seen ? "up" : "waiting";
 }
 
 /*
@@ -730,12 +642,8 @@ static const char *stream_state(void)
  */
 static unsigned long long divergence(void)
 {
-	unsigned long long g, h;
+	unsigned long long g = gs.p.hinted, h = gs.p.host_at - gs.p.host_base;
 
-	if (!gs.seen)
-		return 0;
-	g = gs.bytes - gs.base;
-	h = gs.host_at - gs.host_base;
 	return g > h ? g - h : 0;
 }
 
@@ -771,14 +679,17 @@ static void json_totals(FILE *f, const struct hh_totals *t)
 static void json_guest(FILE *f)
 {
 	fprintf(f, ",\"guest\":{\"stream\":\"%s\"", stream_state());
-	if (gs.seen) {
+	if (env.guest)
+		fprintf(f, ",\"bad_lines\":%llu", gs.p.bad);
+	if (gs.p.seen) {
 		fprintf(f, ",\"mode\":");
-		hs_json_str(f, gs.mode);
-		fprintf(f, ",\"lines\":%llu,\"hinted_bytes\":%llu,"
-			"\"failed_bytes\":%llu,\"host_discarded_bytes\":%llu,"
+		hs_json_str(f, gs.p.mode);
+		fprintf(f, ",\"lines\":%llu,\"restarts\":%llu,"
+			"\"hinted_bytes\":%llu,\"failed_bytes\":%llu,"
+			"\"host_discarded_bytes\":%llu,"
 			"\"not_discarded_bytes\":%llu,\"reason\":",
-			gs.lines, gs.bytes - gs.base, gs.failed,
-			gs.host_at - gs.host_base, divergence());
+			gs.p.lines, gs.p.restarts, gs.p.hinted, gs.p.failed,
+			gs.p.host_at - gs.p.host_base, divergence());
 		if (divergence())
 			hs_json_str(f, divergence_reason);
 		else
@@ -848,8 +759,8 @@ static void print_table(const struct hh_state *iv, double secs,
 	printf("%9.1f %8.1f %6llu %7s %7s %7.1f %7llu %8.1f", discarded(t) / MIB,
 	       secs > 0 ? discarded(t) / MIB / secs : 0.0, discard_calls(t),
 	       p50, p99, t->outside_bytes / MIB, t->refaults, cur_rss / MIB);
-	if (env.guest && gs.seen)
-		printf(" %9.1f", (gs.bytes - gs.base) / MIB);
+	if (env.guest && gs.p.seen)
+		printf(" %9.1f", gs.p.hinted / MIB);
 	else if (env.guest)
 		printf(" %9s", "-");
 	printf("\n");
@@ -858,6 +769,9 @@ static void print_table(const struct hh_state *iv, double secs,
 		       divergence() / MIB, divergence_reason);
 	if (env.guest && gs.gone)
 		printf("(guest stream gone: showing the host side only)\n");
+	if (env.guest && gs.p.bad)
+		printf("(guest stream: %llu bad lines refused, the latest: %s)\n",
+		       gs.p.bad, gs.p.why);
 	if (hs_opt.hist) {
 		printf("\n");
 		hs_print_log2_hist(stdout, discard_hist(iv), "discard latency");
@@ -892,11 +806,15 @@ static void print_prom(FILE *f, const void *arg)
 	hs_prom_hist(f, "pagehint_host_discard_duration_seconds",
 		     "Discard syscall latency on guest RAM, sys_enter to sys_exit.",
 		     discard_hist(s));
-	if (!gs.seen)
+	if (env.guest)
+		hs_prom_counter(f, "pagehint_host_guest_bad_lines_total",
+				"Lines of the guest's stream refused (not JSON, not hintstat's, out of bounds).",
+				gs.p.bad);
+	if (!gs.p.seen)
 		return;
 	hs_prom_counter(f, "pagehint_host_guest_hinted_bytes_total",
 			"Bytes the guest reported without error since its stream began.",
-			gs.bytes - gs.base);
+			gs.p.hinted);
 	hs_prom_head(f, "pagehint_host_not_discarded_bytes", "gauge",
 		     "Bytes the guest reported that the host did not discard.");
 	fprintf(f, "pagehint_host_not_discarded_bytes %llu\n", divergence());
@@ -914,12 +832,15 @@ static void summary(const struct hh_state *tot, long long rss_first,
 		t->outside_bytes / MIB, t->outside_calls, t->refaults,
 		(t->refaults << HH_PAGE_SHIFT) / MIB, rss_first / MIB,
 		rss_max / MIB);
-	if (gs.seen)
+	if (gs.p.seen)
 		fprintf(stderr, "hintstat: while the guest streamed: guest hinted %.1f MiB, host discarded %.1f MiB, %.1f MiB not discarded%s%s\n",
-			(gs.bytes - gs.base) / MIB,
-			(gs.host_at - gs.host_base) / MIB,
+			gs.p.hinted / MIB, (gs.p.host_at - gs.p.host_base) / MIB,
 			divergence() / MIB, divergence() ? ": " : "",
 			divergence() ? divergence_reason : "");
+	if (gs.p.bad || gs.p.restarts)
+		fprintf(stderr, "hintstat: guest stream: %llu lines taken, %llu refused%s%s, %llu restarts of the guest's hintstat\n",
+			gs.p.lines, gs.p.bad, gs.p.bad ? ", the latest: " : "",
+			gs.p.bad ? gs.p.why : "", gs.p.restarts);
 }
 
 static int handle_host_event(void *ctx, void *data, size_t len)
@@ -1002,9 +923,10 @@ int hs_host_main(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	double t_start, t_prev, next, end = 0, t, silent;
 	long long rss, rss_first, rss_max;
-	int err, rc = 1, http_fd = -1, nfd;
+	int err, rc = 1, nfd;
 	unsigned long long size;
-	struct pollfd pfd[2];
+	/* The ring buffer, the guest stream, the HTTP responder's fds. */
+	struct pollfd pfd[2 + HS_HTTP_POLLFDS];
 	char clock[16];
 	long printed = 0;
 	bool vmm_gone = false;
@@ -1020,12 +942,12 @@ int hs_host_main(int argc, char **argv)
 	}
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
-	if (geteuid() != 0) {
-		hs_die_hint("run it as root, e.g. sudo hintstat host",
-			    "must be run as root (loading BPF needs CAP_BPF and CAP_PERFMON)");
+	if (!hs_can_bpf()) {
+		hs_die_hint("run it as root, e.g. sudo hintstat host, or give it CAP_BPF and CAP_PERFMON",
+			    "missing capabilities: loading BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)");
 		return 1;
 	}
-	libbpf_set_print(libbpf_print_fn);
+	libbpf_set_print(hs_libbpf_print);
 	err = find_vmm();
 	if (err)
 		return err;
@@ -1045,6 +967,7 @@ int hs_host_main(int argc, char **argv)
 	if (!obj)
 		return 1;
 	if (env.guest) {
+		hs_gstream_init(&gs.p, ram_total);
 		err = guest_connect(env.guest);
 		if (err) {
 			hs_die_hint("give QEMU -chardev socket,id=hs,path=SOCKET,server=on,wait=off and a virtserialport on it",
@@ -1053,8 +976,7 @@ int hs_host_main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	http_fd = hs_prom_listen(hs_opt.prom);
-	if (http_fd == -2)
+	if (hs_http_open(&http, hs_opt.prom))
 		goto cleanup;
 	if (env.record) {
 		rb = ring_buffer__new(bpf_map__fd(obj->maps.events),
@@ -1100,24 +1022,26 @@ int hs_host_main(int argc, char **argv)
 			if (gs.fd >= 0)
 				pfd[nfd++] = (struct pollfd){ .fd = gs.fd,
 							      .events = POLLIN };
-			if (http_fd >= 0)
-				pfd[nfd++] = (struct pollfd){ .fd = http_fd,
-							      .events = POLLIN };
+			nfd += hs_http_pollfds(&http, pfd + nfd);
 			if (poll(pfd, nfd, (int)((until - t) * 1000) + 1) < 0 &&
 			    errno != EINTR) {
 				rc = 1;
 				break;
 			}
-			if (rb)
-				ring_buffer__consume(rb);
+			if (rb && ring_buffer__consume(rb) < 0 && !exiting) {
+				fprintf(stderr, "hintstat: reading the ring buffer: %s\n",
+					strerror(errno));
+				rc = 1;
+				break;
+			}
 			cur_state = obj->bss->hst;
 			guest_read(discarded(&cur_state.totals));
-			if (http_fd >= 0)
-				hs_http_serve(http_fd, print_prom, &cur_state);
+			hs_http_serve(&http, print_prom, &cur_state);
 			continue;
 		}
+		/* An error here shows as dropped events in the record. */
 		if (rb)
-			ring_buffer__consume(rb);
+			(void)ring_buffer__consume(rb);
 		cur_state = obj->bss->hst;
 		guest_read(discarded(&cur_state.totals));
 		rss = vmm_rss();
@@ -1135,9 +1059,9 @@ int hs_host_main(int argc, char **argv)
 			break;
 		}
 		silent = 3 * hs_opt.interval > 3 ? 3 * hs_opt.interval : 3;
-		if (env.guest && gs.seen && !gs.gone && t - gs.last > silent) {
+		if (env.guest && gs.p.seen && !gs.gone && t - gs.p.last > silent) {
 			fprintf(stderr, "hintstat: guest stream gone (no line for %.0f s)\n",
-				t - gs.last);
+				t - gs.p.last);
 			gs.gone = true;
 		}
 		diff_state(&iv, &cur_state, &prev);
@@ -1153,8 +1077,11 @@ int hs_host_main(int argc, char **argv)
 		else
 			print_table(&iv, t - t_prev,
 				    clock[0] ? clock : NULL);
-		fflush(stdout);
-		if (hs_opt.prom && http_fd < 0) {
+		if (hs_stdout_flush()) {
+			rc = hs_stdout_gone ? 0 : 1;
+			break;
+		}
+		if (hs_opt.prom && !hs_http_on(&http)) {
 			err = hs_write_file_atomic(hs_opt.prom, print_prom, &cur_state);
 			if (err) {
 				hs_die_hint("check that the directory exists and is writable",
@@ -1180,15 +1107,14 @@ int hs_host_main(int argc, char **argv)
 	}
 	summary(&cur_state, rss_first, rss_max, hs_now_mono() - t_start);
 	if (rb)
-		ring_buffer__consume(rb);
+		(void)ring_buffer__consume(rb);	/* the last events, best effort */
 	if (hs_recorder_close(true, obj->bss->dropped_events))
 		rc = 1;
 
 cleanup:
 	hs_recorder_close(false, 0);
 	ring_buffer__free(rb);
-	if (http_fd >= 0)
-		close(http_fd);
+	hs_http_close(&http);
 	if (gs.fd >= 0)
 		close(gs.fd);
 	detach_all();

@@ -1,0 +1,191 @@
+"""Helpers for tests that run hintstat host on this machine: a stand-in
+VMM whose every discard is known in advance, line readers that wait on a
+condition with a deadline (never a fixed sleep), a free TCP port and a
+guest stream served on a unix socket as QEMU's chardev does.
+"""
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from conftest import TOP
+
+MIB = 1 << 20
+RAM_MIB = 66
+
+# The stand-in VMM: guest RAM between guard pages (bench/host_overhead.py
+# maps it the same way), no THP so that every touched page faults once.
+# It waits for a line on stdin before its discards and before exiting.
+FAKE_VMM = r'''
+import ctypes, mmap, os, sys, tempfile
+sys.path.insert(0, %(bench)r)
+from host_overhead import guest_ram
+MIB, PAGE = 1 << 20, 4096
+libc, ram = guest_ram(%(ram)d * MIB)
+libc.madvise(ram, %(ram)d * MIB, 15)            # MADV_NOHUGEPAGE
+libc.memset(ram, 1, %(ram)d * MIB)
+heap = mmap.mmap(-1, MIB)
+heap[:] = bytes(MIB)
+f = tempfile.TemporaryFile()
+f.truncate(MIB)
+print("ready", flush=True)
+sys.stdin.readline()
+for off in (0, 4, 8):                           # 3 MiB inside, DONTNEED
+    assert libc.madvise(ram + off * MIB, MIB, 4) == 0
+assert libc.madvise(ram + 16 * MIB, 2 * MIB, 8) == 0    # 2 MiB, MADV_FREE
+assert libc.madvise(ram + 1, MIB, 4) != 0       # unaligned: EINVAL
+assert libc.madvise(ram + 20 * MIB, MIB, 20) == 0       # MADV_COLD: no discard
+heap.madvise(mmap.MADV_DONTNEED, 0, MIB)        # the VMM's own heap
+os.posix_fallocate(f.fileno(), 0, MIB)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+assert libc.fallocate(f.fileno(), 3, 0, 65536) == 0     # PUNCH_HOLE|KEEP_SIZE
+for i in range(10):                             # refault 10 discarded pages
+    libc.memset(ram + i * PAGE, 2, 1)
+libc.memset(ram + 30 * MIB, 2, 1)               # never discarded: no fault
+print("done", flush=True)
+sys.stdin.readline()
+'''
+
+
+class Lines:
+    """The lines of a text stream, read by a thread, waited for with a
+    deadline: wait(pred) returns the first new line pred accepts."""
+
+    def __init__(self, stream):
+        self.q = queue.Queue()
+        self.all = []
+        self.t = threading.Thread(target=self._run, args=(stream,),
+                                  daemon=True)
+        self.t.start()
+
+    def _run(self, stream):
+        for line in stream:
+            self.q.put(line)
+        self.q.put(None)
+
+    def wait(self, pred, timeout=30, what="a line"):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {what} within {timeout} s: "
+                                     f"{''.join(self.all)[-2000:]}")
+            try:
+                line = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(f"stream ended before {what}: "
+                                     f"{''.join(self.all)[-2000:]}")
+            self.all.append(line)
+            if pred(line):
+                return line
+
+    def rest(self, timeout=30):
+        """Everything up to the end of the stream (the process exited)."""
+        self.t.join(timeout)
+        assert not self.t.is_alive(), "stream still open"
+        while True:
+            line = self.q.get_nowait() if not self.q.empty() else None
+            if line is None:
+                return "".join(self.all)
+            self.all.append(line)
+
+
+def wait_for(cond, timeout=30, what="the condition", step=0.01):
+    """Poll cond() until it is true, or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(step)
+
+
+class FakeVmm:
+    """The stand-in VMM as a context manager: .go() runs its discards and
+    waits for them, .exit() ends it; killed on the way out."""
+
+    def __init__(self, *argv, ram=RAM_MIB):
+        code = FAKE_VMM % {"bench": os.path.join(TOP, "bench"), "ram": ram}
+        self.p = subprocess.Popen([sys.executable, "-c", code] + list(argv),
+                                  stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        self.out = Lines(self.p.stdout)
+        self.pid = self.p.pid
+
+    def __enter__(self):
+        self.out.wait(lambda l: l.strip() == "ready", 60, "ready")
+        return self
+
+    def _say(self):
+        self.p.stdin.write("go\n")
+        self.p.stdin.flush()
+
+    def go(self):
+        self._say()
+        self.out.wait(lambda l: l.strip() == "done", 60, "done")
+
+    def exit(self):
+        self._say()
+        self.p.wait(30)
+
+    def __exit__(self, *exc):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def kill_all(*procs):
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GuestStream:
+    """A unix socket served as QEMU's chardev does: hintstat host
+    connects, the test writes the guest's lines."""
+
+    def __init__(self, path):
+        self.path = path
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(1)
+        self.srv.settimeout(30)
+        self.conn = None
+
+    def accept(self):
+        self.conn, _ = self.srv.accept()
+
+    def send(self, data):
+        self.conn.sendall(data)
+
+    def total(self, total, failed=0, mode="tracepoints"):
+        """One line of the guest's hintstat -j with these totals."""
+        self.send(json.dumps({"version": 1, "mode": mode, "bytes": 0,
+                              "total": {"bytes": total,
+                                        "failed_bytes": failed,
+                                        "zones": []}},
+                             separators=(",", ":")).encode() + b"\n")
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        self.srv.close()
