@@ -30,8 +30,11 @@ def served():
     def start(addr="127.0.0.1", interval=INTERVAL):
         vmm = FakeVmm().__enter__()
         port = free_port()
+        # Real-time priority: what is measured is the tool's own delay,
+        # not the wait for a CPU on a machine busy with other work.
         host = subprocess.Popen(
-            [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid), "--ram",
+            ["chrt", "-f", "10",
+             need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid), "--ram",
              f"{RAM_MIB}M", "-j", "--prom", f"{addr}:{port}", str(interval)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.extend([vmm.p, host])
@@ -75,9 +78,21 @@ def slow_get(port, result):
         result.append(got)
 
 
+def worst_delay(out, n):
+    """How far the worst of n consecutive intervals was off, in s."""
+    ts = [json.loads(out.wait(lambda l: True, 30, "an interval"))["ts"]
+          for _ in range(n)]
+    return max(abs(b - a - INTERVAL) for a, b in zip(ts, ts[1:]))
+
+
 def test_idle_and_slow_clients_do_not_delay_the_intervals(served):
+    """What the clients add to the intervals' delay: the worst interval
+    with 50 idle clients and one sending a byte every 20 ms, less the
+    worst of a window just before without them (what the machine's own
+    load does to a real-time task)."""
     port, out = served("")
     out.wait(lambda l: True, 30, "a first interval")
+    alone = worst_delay(out, 11)
     idle = [socket.create_connection(("127.0.0.1", port), timeout=10)
             for _ in range(50)]
     slow = []
@@ -85,18 +100,15 @@ def test_idle_and_slow_clients_do_not_delay_the_intervals(served):
     try:
         t.start()
         # 2 s of intervals while 50 clients idle and one dribbles.
-        ts = [json.loads(out.wait(lambda l: True, 30, "an interval"))["ts"]
-              for _ in range(int(2 / INTERVAL))]
+        late = worst_delay(out, int(2 / INTERVAL))
         head, body = request(port, b"GET /metrics HTTP/1.0\r\n\r\n")
         t.join(30)
     finally:
         for s in idle:
             s.close()
-    gaps = [b - a for a, b in zip(ts, ts[1:])]
-    late = max(abs(g - INTERVAL) for g in gaps)
-    print(f"intervals of {INTERVAL} s with 50 idle clients and a slow one: "
-          f"worst off by {late * 1e3:.2f} ms over {len(gaps)}")
-    assert late <= MAX_DELAY, gaps
+    print(f"intervals of {INTERVAL} s: worst off by {late * 1e3:.2f} ms with "
+          f"50 idle clients and a slow one, {alone * 1e3:.2f} ms without")
+    assert late - alone <= MAX_DELAY
     assert head.startswith("HTTP/1.0 200 OK") and b"pagehint_host_rss_bytes" in body
     assert slow and slow[0].startswith(b"HTTP/1.0 200 OK\r\n"), slow
 
