@@ -150,28 +150,23 @@ def test_hintstat_runs_and_names_its_mode(field):
                    b='bpftrace on the same workqueue tracepoints',
                    independent=False, why='the same tracepoints, two consumers')
 def test_passes_equal_bpftrace_over_the_same_window(field):
+    """Passes that began after hintstat attached and ended by its last
+    snapshot, as bpftrace saw them, are the passes hintstat counted: one
+    that straddles an edge is counted by neither (hintstat never saw its
+    start, or its end came after the last snapshot)."""
     lines, passes, _ = field
     start = (lines[0]["ts"] - lines[0]["interval_s"]) * 1e9
     end = lines[-1]["ts"] * 1e9
     inside = [p for p in passes if start <= p[0] and p[1] <= end]
-    straddling = [p for p in passes if p[0] < start <= p[1] or p[0] <= end < p[1]]
-    assert not straddling, f"a pass crossed the window's edge: {straddling}"
     total = lines[-1]["total"]
     print(f"hintstat: {total['passes']} passes; bpftrace: {len(inside)} "
           f"in the window, durations {[(b - a) // 1000 for a, b in inside]} us")
     assert total["passes"] == len(inside) >= 1
-    # The same passes, timed by another program: every duration is in
-    # the log2 bucket hintstat put one in.
-    hist = lines[-1]["hist"]["pass_ns"]
-    got = sorted(b["max"] for o in lines for b in o["hist"]["pass_ns"]
-                 for _ in range(b["count"]))
-    want = sorted((1 << (b - a).bit_length()) - 1 for a, b in inside)
-    assert len(got) == len(want)
-    # Two programs read the clock at slightly different moments: a
-    # duration near a bucket edge may land one bucket over.
-    for g, w in zip(got, want):
-        assert g in (w, w * 2 + 1, (w - 1) // 2), (got, want)
-    assert hist is not None
+    # The same passes timed by another program: the sums of their
+    # durations agree to the clock reads' skew (a few us a pass).
+    got = sum(o["hist_sum"]["pass_ns"] for o in lines)
+    want = sum(b - a for a, b in inside)
+    assert abs(got - want) <= 0.01 * want + 20000 * len(inside), (got, want)
 
 
 def test_reported_memory_rises_after_the_free(field):
