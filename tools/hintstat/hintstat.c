@@ -653,7 +653,7 @@ static int print_interval(const struct hintstat_bpf *obj,
 		.events = env.events || env.cmd == CMD_RECORD,
 	};
 	char clock[16];
-	double t = hs_now_mono();
+	double t;
 	struct tm tm;
 	time_t wall;
 	int err;
@@ -661,8 +661,13 @@ static int print_interval(const struct hintstat_bpf *obj,
 	size_t extra_len = 0;
 	FILE *mem;
 
+	/*
+	 * The scan takes milliseconds: the interval ends when the counters
+	 * are read, after it, so an event counted is one before the end.
+	 */
 	scan_reported();
 	hs_read_clocksource(CLOCKSOURCE, clocksource, sizeof(clocksource));
+	t = hs_now_mono();
 	take_snapshot(&cur, obj);
 	if (hs_opt.json && env.bpf_stats) {
 		/* Read with the snapshot, so the counts line up with it. */
