@@ -19,7 +19,6 @@
 
 #define HS_KPF_UPTODATE		3	/* include/uapi/linux/kernel-page-flags.h */
 #define HS_KPF_BUDDY		10
-#define HS_KPF_NOPAGE		20
 
 /* Where to look and what a block can be. */
 struct hs_kpf_cfg {
