@@ -19,6 +19,8 @@
 
 /* Set by user space before load: stream every event to the ring buffer. */
 const volatile bool stream_events = false;
+/* and the kernel's PAGE_SHIFT, to turn page_hinting_reuse's pages to bytes */
+const volatile unsigned int page_shift = 12;
 
 /* Counters, histograms, the (zone, order) table: see aggregate.h. */
 struct hs_state st = {};
@@ -161,16 +163,38 @@ int BPF_PROG(hs_cycle, struct zone *zone, unsigned int order, unsigned int mt,
 
 SEC("tp_btf/page_hinting_pass")
 int BPF_PROG(hs_pass, unsigned int batches, u64 bytes, u64 failed_bytes,
-	     u64 duration_ns, bool requeued, int err)
+	     u64 duration_ns, bool requeued, int err, u64 max_lock_ns)
 {
 	EVENT(e, HS_EV_PASS);
 
 	e.a = batches;
+	e.b = max_lock_ns < 0xffffffffULL ? max_lock_ns : 0xffffffffU;
 	e.bytes = bytes;
 	e.c64 = failed_bytes;
 	e.ns = duration_ns;
 	e.flag = requeued;
 	e.err = err;
+	emit(&e);
+	return 0;
+}
+
+/*
+ * Fires from the allocator with the zone lock held, on every reported
+ * block that leaves a free list; only while this program is attached.
+ */
+SEC("tp_btf/page_hinting_reuse")
+int BPF_PROG(hs_reuse, struct zone *zone, unsigned int order,
+	     unsigned long allocated, unsigned int why)
+{
+	int zi = zone_index(zone);
+	EVENT(e, HS_EV_REUSE);
+
+	record_zone_name(zone, zi);
+	e.zone = zi < 0 ? 0xffff : zi;
+	e.order = order < 0xff ? order : 0xff;
+	e.a = why;
+	e.bytes = (1ULL << (order & 63)) << page_shift;
+	e.c64 = (u64)allocated << page_shift;
 	emit(&e);
 	return 0;
 }

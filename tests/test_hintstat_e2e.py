@@ -27,9 +27,12 @@ HISTS = {  # hintstat histogram -> (trace event, field)
     "react_ns": ("react", "duration_ns"),
     "fill_lock_ns": ("fill", "lock_ns"),
     "drain_lock_ns": ("drain", "lock_ns"),
+    "pass_max_lock_ns": ("pass", "max_lock_ns"),
 }
 PROGS = {"hs_request": "request", "hs_fill": "fill", "hs_react": "react",
-         "hs_drain": "drain", "hs_cycle": "cycle", "hs_pass": "pass"}
+         "hs_drain": "drain", "hs_cycle": "cycle", "hs_pass": "pass",
+         "hs_reuse": "reuse"}
+PAGE = 4096
 
 
 def slot(v):
@@ -77,9 +80,7 @@ def trace(hs_run, out):
     # high-order pages back); its pass would come after the dump.
     late = [e for e in events if e.ts > out.t_end]
     assert all(e.name in ("request", "reuse") for e in late), late
-    # hintstat does not attach page_hinting_reuse (it fires in the
-    # allocator, under the zone lock): the other events are compared.
-    return [e for e in events if e.ts <= out.t_end and e.name != "reuse"]
+    return [e for e in events if e.ts <= out.t_end]
 
 
 def by_name(events, name):
@@ -102,6 +103,12 @@ def test_totals_equal_the_trace_sums(out, trace):
     for name in ("request", "cycle", "fill", "react", "drain"):
         assert t[name + "s"] == len(by_name(trace, name)), name
     assert t["drain_reported"] == sum(d["reported"] for d in by_name(trace, "drain"))
+    reuses = by_name(trace, "reuse")
+    assert t["reuses"] == len(reuses)
+    assert t["reuse_allocated_bytes"] == sum(r["allocated"] for r in reuses) * PAGE
+    for why in ("alloc", "merge", "isolate", "offline"):
+        assert t[f"reuse_{why}_bytes"] == sum(
+            PAGE << r["order"] for r in reuses if r["why"] == why), why
     assert t["unattributed"] == t["out_of_range"] == t["dropped_events"] == 0
     # The free was seen: at least half of what memhog freed was hinted.
     assert t["bytes"] >= FREE_MIB * MIB // 2, f"{t['bytes'] / MIB:.0f} MiB"
@@ -146,7 +153,7 @@ def test_event_stream_equals_the_trace(out, trace):
     fields = {"zone", "order", "mt", "entries", "bytes", "lock_ns", "err",
               "duration_ns", "reported", "merged", "isolated", "batches",
               "budget_exhausted", "failed_bytes", "requeued", "old_state",
-              "queued"}
+              "queued", "max_lock_ns", "why"}
     # The trace prints the request's old_state by name.
     states = {"idle": 0, "requested": 1, "active": 2}
     for h, t in zip(out.events, trace):

@@ -162,7 +162,7 @@ def test_prometheus_exposition_rules():
         else:
             assert typ == "histogram" and name.endswith("_seconds"), name
     hists = [n for n, t in types.items() if t == "histogram"]
-    assert len(hists) == 4
+    assert len(hists) == 5
     for h in hists:
         buckets = [(labels, int(v)) for n, labels, v in samples
                    if n == h + "_bucket"]
@@ -183,7 +183,7 @@ def test_prometheus_exposition_rules():
 def test_events_json_lines_parse():
     objs = [json.loads(l) for l in printed("events-json").splitlines()]
     assert [o["event"] for o in objs] == ["request", "fill", "react", "drain",
-                                          "cycle", "pass", "?"]
+                                          "cycle", "pass", "reuse", "?"]
     assert objs[1]["zone"] == "DMA32" and objs[4]["zone"] == "?"
     assert objs[2]["err"] == -5
 
@@ -435,7 +435,8 @@ def test_record_needs_root(tmp_path):
 
 EVENT = struct.Struct("<QQQQIIIIiHBBB3x4x")  # 64: C aligns it to 8
 HEADER = 512
-TYPES = ["request", "fill", "react", "drain", "cycle", "pass"]
+TYPES = ["request", "fill", "react", "drain", "cycle", "pass", "reuse"]
+REUSE_WHY = ["alloc", "merge", "isolate", "offline"]
 
 
 @pytest.fixture(scope="module")
@@ -493,6 +494,12 @@ def aggregate(events, zones):
             t["drain_merged"] += e["c"]
         elif name == "cycle":
             t["cycles_budget_exhausted"] += e["flag"]
+        elif name == "reuse":
+            t["reuse_allocated_bytes"] += e["c64"]
+            if e["a"] < len(REUSE_WHY):
+                t[f"reuse_{REUSE_WHY[e['a']]}_bytes"] += e["bytes"]
+            else:
+                t["out_of_range"] += 1
         else:
             t["batches"] += e["a"]
             t["bytes"] += e["bytes"]
@@ -535,7 +542,7 @@ def test_report_table_histograms_and_prom(record_file, tmp_path):
     assert p.returncode == 0, p.stderr
     out = p.stdout
     assert out.splitlines()[0] == ("record %s: kernel 6.12.0-test, mode "
-                                   "tracepoints, 18 events, 7 dropped" % record_file)
+                                   "tracepoints, 22 events, 7 dropped" % record_file)
     assert re.search(r"^TOTAL\s+523\.000\s", out, re.M)
     for z in ("DMA32", "Normal"):
         assert f"fill lock hold, zone {z} (ns): count" in out

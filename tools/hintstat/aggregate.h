@@ -83,6 +83,30 @@ static __always_inline void hs_hist_zone_add(struct hs_state *st, int id,
 		hs_hist_add(&st->zone_hists[HS_BOUND(zone, HS_MAX_ZONES)][id], v);
 }
 
+/* A reported block left its free list (page_hinting_reuse). */
+static __always_inline void hs_account_reuse(struct hs_totals *t,
+					     const struct hs_event *e)
+{
+	HS_ADD(&t->reuses, 1);
+	HS_ADD(&t->reuse_allocated_bytes, e->c64);
+	switch (e->a) {
+	case HS_REUSE_ALLOC:
+		HS_ADD(&t->reuse_alloc_bytes, e->bytes);
+		break;
+	case HS_REUSE_MERGE:
+		HS_ADD(&t->reuse_merge_bytes, e->bytes);
+		break;
+	case HS_REUSE_ISOLATE:
+		HS_ADD(&t->reuse_isolate_bytes, e->bytes);
+		break;
+	case HS_REUSE_OFFLINE:
+		HS_ADD(&t->reuse_offline_bytes, e->bytes);
+		break;
+	default:
+		HS_ADD(&t->out_of_range, 1);
+	}
+}
+
 /*
  * Account one event (struct hs_event, hintstat.h). fill remembers the
  * batch's zone and order for the react that reports it. The fallback
@@ -167,6 +191,11 @@ static __always_inline void hs_account(struct hs_state *st,
 		if (e->err)
 			HS_ADD(&t->passes_err, 1);
 		hs_hist_zone_add(st, HS_HIST_PASS, HS_MAX_ZONES, e->ns);
+		/* 0 in the fallback modes, whose report hides this histogram */
+		hs_hist_zone_add(st, HS_HIST_PASS_MAX_LOCK, HS_MAX_ZONES, e->b);
+		break;
+	case HS_EV_REUSE:
+		hs_account_reuse(t, e);
 		break;
 	}
 }

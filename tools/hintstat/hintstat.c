@@ -458,6 +458,7 @@ static int load_mode(int mode, struct hintstat_bpf **out, const char **what)
 		return errno ? -errno : -EINVAL;
 	}
 	obj->rodata->stream_events = env.events || env.cmd == CMD_RECORD;
+	obj->rodata->page_shift = __builtin_ctzl(sysconf(_SC_PAGESIZE));
 	if (mode == HS_MODE_WORKQUEUE) {
 		err = workqueue_setup(obj, what);
 		if (err)

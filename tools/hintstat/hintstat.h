@@ -28,6 +28,7 @@ enum hs_hist_id {
 	HS_HIST_REACT,		/* page_hinting_react.duration_ns */
 	HS_HIST_FILL_LOCK,	/* page_hinting_fill.lock_ns */
 	HS_HIST_DRAIN_LOCK,	/* page_hinting_drain.lock_ns */
+	HS_HIST_PASS_MAX_LOCK,	/* page_hinting_pass.max_lock_ns */
 	HS_NR_HISTS,
 };
 
@@ -67,6 +68,17 @@ struct hs_totals {
 	unsigned long long drains;
 	unsigned long long drain_reported;
 	unsigned long long drain_merged;
+	/*
+	 * From page_hinting_reuse: reported blocks that left their free
+	 * list, their bytes by why, and the bytes allocations took of them
+	 * (the part the host refaults; the rest becomes reportable again).
+	 */
+	unsigned long long reuses;
+	unsigned long long reuse_allocated_bytes;
+	unsigned long long reuse_alloc_bytes;
+	unsigned long long reuse_merge_bytes;
+	unsigned long long reuse_isolate_bytes;
+	unsigned long long reuse_offline_bytes;
 	/* A react with no fill before it, or a zone/order past the table. */
 	unsigned long long unattributed;
 	unsigned long long out_of_range;
@@ -81,7 +93,17 @@ enum hs_event_type {
 	HS_EV_DRAIN,
 	HS_EV_CYCLE,
 	HS_EV_PASS,
+	HS_EV_REUSE,
 	HS_NR_EVENT_TYPES,
+};
+
+/* page_hinting_reuse.why: enum page_reporting_reuse in mm/page_reporting.h */
+enum hs_reuse_why {
+	HS_REUSE_ALLOC,
+	HS_REUSE_MERGE,
+	HS_REUSE_ISOLATE,
+	HS_REUSE_OFFLINE,
+	HS_NR_REUSE_WHY,
 };
 
 /* Record-file-only types (hintstat record): never from the BPF side. */
@@ -192,8 +214,11 @@ struct hs_fb_span {
  *   drain:   a = entries, b = reported, c = merged, err, ns = lock_ns
  *   cycle:   zone, order, mt, a = isolated, b = batches,
  *            flag = budget_exhausted, ns = duration_ns, err
- *   pass:    a = batches, bytes, c64 = failed_bytes, ns = duration_ns,
- *            flag = requeued, err
+ *   pass:    a = batches, b = max_lock_ns (saturated at 2^32 - 1: 4.3 s
+ *            with interrupts off is a hard lockup already), bytes,
+ *            c64 = failed_bytes, ns = duration_ns, flag = requeued, err
+ *   reuse:   zone, order, a = why (enum hs_reuse_why), bytes = the
+ *            block's bytes, c64 = the bytes an allocation took of it
  */
 #define HS_REACT_ZO	1
 

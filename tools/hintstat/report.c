@@ -20,6 +20,7 @@ static const char * const hist_names[HS_NR_HISTS] = {
 	[HS_HIST_REACT] = "react_ns",
 	[HS_HIST_FILL_LOCK] = "fill_lock_ns",
 	[HS_HIST_DRAIN_LOCK] = "drain_lock_ns",
+	[HS_HIST_PASS_MAX_LOCK] = "pass_max_lock_ns",
 };
 
 static const char * const hist_titles[HS_NR_HISTS] = {
@@ -27,6 +28,7 @@ static const char * const hist_titles[HS_NR_HISTS] = {
 	[HS_HIST_REACT] = "react (device call)",
 	[HS_HIST_FILL_LOCK] = "fill lock hold",
 	[HS_HIST_DRAIN_LOCK] = "drain lock hold",
+	[HS_HIST_PASS_MAX_LOCK] = "longest hold in pass",
 };
 
 /* Prometheus metric names, base unit seconds. */
@@ -35,6 +37,7 @@ static const char * const hist_prom[HS_NR_HISTS] = {
 	[HS_HIST_REACT] = "pagehint_react_duration_seconds",
 	[HS_HIST_FILL_LOCK] = "pagehint_fill_lock_hold_seconds",
 	[HS_HIST_DRAIN_LOCK] = "pagehint_drain_lock_hold_seconds",
+	[HS_HIST_PASS_MAX_LOCK] = "pagehint_pass_max_lock_hold_seconds",
 };
 
 static const char * const hist_help[HS_NR_HISTS] = {
@@ -42,6 +45,7 @@ static const char * const hist_help[HS_NR_HISTS] = {
 	[HS_HIST_REACT] = "Time in the reporting device's report() call (page_hinting_react.duration_ns).",
 	[HS_HIST_FILL_LOCK] = "Zone lock hold time filling a batch (page_hinting_fill.lock_ns).",
 	[HS_HIST_DRAIN_LOCK] = "Zone lock hold time draining a batch (page_hinting_drain.lock_ns).",
+	[HS_HIST_PASS_MAX_LOCK] = "Longest zone lock critical section of a pass, interrupts off (page_hinting_pass.max_lock_ns).",
 };
 
 static const char * const event_names[HS_NR_EVENT_TYPES] = {
@@ -51,7 +55,20 @@ static const char * const event_names[HS_NR_EVENT_TYPES] = {
 	[HS_EV_DRAIN] = "drain",
 	[HS_EV_CYCLE] = "cycle",
 	[HS_EV_PASS] = "pass",
+	[HS_EV_REUSE] = "reuse",
 };
+
+static const char * const reuse_whys[HS_NR_REUSE_WHY] = {
+	[HS_REUSE_ALLOC] = "alloc",
+	[HS_REUSE_MERGE] = "merge",
+	[HS_REUSE_ISOLATE] = "isolate",
+	[HS_REUSE_OFFLINE] = "offline",
+};
+
+static const char *reuse_why(unsigned int why)
+{
+	return why < HS_NR_REUSE_WHY ? reuse_whys[why] : "?";
+}
 
 const char *hs_hist_name(int id)
 {
@@ -370,6 +387,20 @@ static void print_latency_rows(FILE *f, const struct hs_snapshot *iv)
 			iv->clocksource);
 }
 
+/*
+ * Reported memory taken back: "alloc A/B" is A allocated (the host
+ * refaults it when touched) of B in the reported blocks allocations
+ * took or split; then the blocks that left the reported state for the
+ * other reasons. The rest of a split block is free and unreported.
+ */
+static void print_reuse_row(FILE *f, const struct hs_totals *t)
+{
+	fprintf(f, "reused-MiB alloc %.3f/%.3f  merge %.3f  isolate %.3f  offline %.3f\n",
+		t->reuse_allocated_bytes / MIB, t->reuse_alloc_bytes / MIB,
+		t->reuse_merge_bytes / MIB, t->reuse_isolate_bytes / MIB,
+		t->reuse_offline_bytes / MIB);
+}
+
 void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 		    const struct hs_interval_info *info)
 {
@@ -410,6 +441,8 @@ void hs_print_table(FILE *f, const struct hs_snapshot *iv,
 	if (info->events)
 		fprintf(f, "  dropped %llu", t->dropped_events);
 	fprintf(f, "\n");
+	if (tp)
+		print_reuse_row(f, t);
 	print_latency_rows(f, iv);
 }
 
@@ -472,8 +505,9 @@ void hs_print_hists(FILE *f, const struct hs_snapshot *iv, bool per_zone)
 				hist_titles[i], hs_mode_name(iv->mode, false));
 			continue;
 		}
-		/* The fallback knows a react's zone, not a pass's. */
+		/* The fallback knows a react's zone; nothing a pass's. */
 		if (!per_zone || i == HS_HIST_PASS ||
+		    i == HS_HIST_PASS_MAX_LOCK ||
 		    (iv->mode != HS_MODE_TRACEPOINTS && i != HS_HIST_REACT)) {
 			snprintf(title, sizeof(title), "%s%s", hist_titles[i],
 				 coarse);
@@ -567,6 +601,12 @@ static const struct {
 	TOT("drains", drains, AV_TP),
 	TOT("drain_reported", drain_reported, AV_TP),
 	TOT("drain_merged", drain_merged, AV_TP),
+	TOT("reuses", reuses, AV_TP),
+	TOT("reuse_allocated_bytes", reuse_allocated_bytes, AV_TP),
+	TOT("reuse_alloc_bytes", reuse_alloc_bytes, AV_TP),
+	TOT("reuse_merge_bytes", reuse_merge_bytes, AV_TP),
+	TOT("reuse_isolate_bytes", reuse_isolate_bytes, AV_TP),
+	TOT("reuse_offline_bytes", reuse_offline_bytes, AV_TP),
 	TOT("unattributed", unattributed, AV_TP | AV_FB),
 	TOT("out_of_range", out_of_range, AV_TP),
 	TOT("dropped_events", dropped_events, AV_ALL),
@@ -822,6 +862,25 @@ static void prom_workqueue(FILE *f, const struct hs_snapshot *s)
 	fprintf(f, "\n");
 }
 
+/* page_hinting_reuse: a series by why, and what allocations took. */
+static void prom_reuse(FILE *f, const struct hs_totals *t)
+{
+	const unsigned long long by_why[HS_NR_REUSE_WHY] = {
+		t->reuse_alloc_bytes, t->reuse_merge_bytes,
+		t->reuse_isolate_bytes, t->reuse_offline_bytes,
+	};
+	int i;
+
+	hs_prom_head(f, "pagehint_reuse_bytes_total", "counter",
+		     "Bytes of reported blocks that left their free list, by why (page_hinting_reuse).");
+	for (i = 0; i < HS_NR_REUSE_WHY; i++)
+		fprintf(f, "pagehint_reuse_bytes_total{why=\"%s\"} %llu\n",
+			reuse_whys[i], by_why[i]);
+	hs_prom_counter(f, "pagehint_reuse_allocated_bytes_total",
+		     "Bytes of reported memory handed out by allocations: the host refaults them when touched.",
+		     t->reuse_allocated_bytes);
+}
+
 void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 {
 	const struct hs_totals *t = &s->totals;
@@ -858,10 +917,12 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 		     "Bytes whose report failed, as summed by the passes.",
 		     t->pass_failed_bytes);
 	/* What the mode cannot measure is left out (absent, not zero). */
-	if (tp)
+	if (tp) {
 		hs_prom_counter(f, "pagehint_requests_total",
 			     "Reporting requests made by frees (page_hinting_request).",
 			     t->requests);
+		prom_reuse(f, t);
+	}
 	hs_prom_counter(f, "pagehint_dropped_events_total",
 		     "Events hintstat's ring buffer had no room for.",
 		     t->dropped_events);
@@ -947,8 +1008,13 @@ void hs_print_event(FILE *f, const struct hs_event *e,
 			e->a, e->b, e->flag, e->ns, e->err);
 		break;
 	case HS_EV_PASS:
-		fprintf(f, " batches=%u bytes=%llu failed_bytes=%llu duration_ns=%llu requeued=%u err=%d\n",
-			e->a, e->bytes, e->c64, e->ns, e->flag, e->err);
+		fprintf(f, " batches=%u bytes=%llu failed_bytes=%llu duration_ns=%llu requeued=%u err=%d max_lock_ns=%u\n",
+			e->a, e->bytes, e->c64, e->ns, e->flag, e->err, e->b);
+		break;
+	case HS_EV_REUSE:
+		fprintf(f, " zone=%s order=%u bytes=%llu allocated_bytes=%llu why=%s\n",
+			ev_zone(e, names, zone, sizeof(zone)), e->order,
+			e->bytes, e->c64, reuse_why(e->a));
 		break;
 	default:
 		fprintf(f, " type=%u\n", e->type);
@@ -992,8 +1058,14 @@ void hs_print_event_json(FILE *f, const struct hs_event *e,
 			e->order, e->mt, e->a, e->b, e->flag, e->ns, e->err);
 		break;
 	case HS_EV_PASS:
-		fprintf(f, ",\"batches\":%u,\"bytes\":%llu,\"failed_bytes\":%llu,\"duration_ns\":%llu,\"requeued\":%u,\"err\":%d",
-			e->a, e->bytes, e->c64, e->ns, e->flag, e->err);
+		fprintf(f, ",\"batches\":%u,\"bytes\":%llu,\"failed_bytes\":%llu,\"duration_ns\":%llu,\"requeued\":%u,\"err\":%d,\"max_lock_ns\":%u",
+			e->a, e->bytes, e->c64, e->ns, e->flag, e->err, e->b);
+		break;
+	case HS_EV_REUSE:
+		fprintf(f, ",\"zone\":");
+		hs_json_str(f, ev_zone(e, names, zone, sizeof(zone)));
+		fprintf(f, ",\"order\":%u,\"bytes\":%llu,\"allocated_bytes\":%llu,\"why\":\"%s\"",
+			e->order, e->bytes, e->c64, reuse_why(e->a));
 		break;
 	}
 	fprintf(f, "}\n");

@@ -169,6 +169,11 @@ static void fixture(struct hs_snapshot *total, struct hs_snapshot *iv)
 	total->totals.drain_reported += 40;
 	total->totals.drain_merged += 1;
 	total->totals.dropped_events += 7;
+	total->totals.reuses += 3;
+	total->totals.reuse_allocated_bytes += 12 << 12;
+	total->totals.reuse_alloc_bytes += 4 << 20;
+	total->totals.reuse_merge_bytes += 2 << 20;
+	total->totals.reuse_isolate_bytes += 1 << 20;
 	total->zo[0 * HS_MAX_ORDERS + 9].bytes += 11 << 20;
 	total->zo[0 * HS_MAX_ORDERS + 9].entries += 11 / 2 + 1;
 	total->zo[0 * HS_MAX_ORDERS + 9].batches += 1;
@@ -186,6 +191,8 @@ static void fixture(struct hs_snapshot *total, struct hs_snapshot *iv)
 		hist_add(&total->hists[HS_HIST_DRAIN_LOCK], 19757 << i);
 	}
 	hist_add(&total->hists[HS_HIST_DRAIN_LOCK], 0);
+	hist_add(&total->hists[HS_HIST_PASS_MAX_LOCK], 1574496);
+	hist_add(&total->hists[HS_HIST_PASS_MAX_LOCK], 1574596);
 	total->events[HS_EV_REQUEST] = 2;
 	total->events[HS_EV_PASS] = 2;
 	total->events[HS_EV_FILL] = 3;
@@ -267,7 +274,9 @@ static int sequence(struct hs_event *ev, int max)
 		{ HS_EV_REACT, 0, 0, 32, 0, 0, 0, 0, 512 << 20, 4300000, 0 },
 		{ HS_EV_DRAIN, 0, 0, 32, 31, 1, 0, 0, 0, 39514, 0 },
 		{ HS_EV_CYCLE, 0, 10, 38, 2, 0, 1, 0, 0, 9000000, 0 },
-		{ HS_EV_PASS, 0, 0, 2, 0, 0, 1, 0, 523 << 20, 15495302, 0 },
+		{ HS_EV_PASS, 0, 0, 2, 1574496, 0, 1, 0, 523 << 20, 15495302, 0 },
+		{ HS_EV_REUSE, 0, 10, HS_REUSE_ALLOC, 0, 0, 0, 0, 4 << 20, 0, 8 << 12 },
+		{ HS_EV_REUSE, 0, 9, HS_REUSE_MERGE, 0, 0, 0, 0, 2 << 20, 0, 0 },
 		{ HS_EV_FILL, 1, 10, 1, 0, 0, 0, 0, 2 << 20, 1574596, 0 },
 		{ HS_EV_REACT, 0, 0, 1, 0, 0, 0, -5, 2 << 20, 8300000, 0 },
 		{ HS_EV_DRAIN, 0, 0, 1, 0, 0, 0, -5, 0, 0, 0 },
@@ -275,7 +284,9 @@ static int sequence(struct hs_event *ev, int max)
 		{ HS_EV_FILL, 0xffff, 3, 1, 0, 0, 0, 0, 4096, 0, 0 },
 		{ HS_EV_REACT, 0, 0, 1, 0, 0, 0, 0, 4096, 1000, 0 },
 		{ HS_EV_CYCLE, 1, 10, 1, 1, 0, 0, -5, 0, 9100000, 0 },
-		{ HS_EV_PASS, 0, 0, 3, 0, 0, 0, -5, 8192, 7917911, 2 << 20 },
+		{ HS_EV_REUSE, 1, 0, HS_REUSE_ALLOC, 0, 0, 0, 0, 4096, 0, 4096 },
+		{ HS_EV_REUSE, 1, 3, HS_NR_REUSE_WHY, 0, 0, 0, 0, 32768, 0, 0 },
+		{ HS_EV_PASS, 0, 0, 3, 0xffffffff, 0, 0, -5, 8192, 7917911, 2 << 20 },
 	};
 	int i, n = sizeof(s) / sizeof(s[0]);
 
@@ -347,7 +358,17 @@ static void test_aggregator(void)
 	      st.zo[HS_MAX_ORDERS + 10].failed_bytes == 2 << 20 &&
 	      st.zo[HS_MAX_ORDERS + 10].bytes == 0,
 	      "a react goes to the zone/order of the fill before it");
-	CHECK(st.totals.unattributed == 2 && st.totals.out_of_range == 1 &&
+	CHECK(st.totals.reuses == 4 &&
+	      st.totals.reuse_allocated_bytes == (8 << 12) + 4096 &&
+	      st.totals.reuse_alloc_bytes == (4 << 20) + 4096 &&
+	      st.totals.reuse_merge_bytes == 2 << 20 &&
+	      !st.totals.reuse_isolate_bytes && !st.totals.reuse_offline_bytes,
+	      "reuse events sum by why; allocated bytes apart");
+	CHECK(st.hists[HS_HIST_PASS_MAX_LOCK].count == 2 &&
+	      st.hists[HS_HIST_PASS_MAX_LOCK].sum == 1574496ULL + 0xffffffffULL &&
+	      !st.zone_hists[0][HS_HIST_PASS_MAX_LOCK].count,
+	      "a pass's longest lock hold has its histogram, not per zone");
+	CHECK(st.totals.unattributed == 2 && st.totals.out_of_range == 2 &&
 	      st.totals.react_errors == 1 && st.totals.reacts == 5,
 	      "reacts without a fill in range are unattributed (got %llu)",
 	      st.totals.unattributed);
@@ -636,7 +657,7 @@ static int print(const char *what)
 			e.zone = i == HS_EV_CYCLE ? 0xffff : 0;
 			e.order = 10;
 			e.mt = 1;
-			e.a = 32;
+			e.a = i == HS_EV_REUSE ? HS_REUSE_MERGE : 32;
 			e.b = 31;
 			e.c = 1;
 			e.bytes = 134217728;
