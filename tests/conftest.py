@@ -207,6 +207,12 @@ class VmRun:
         assert r["guest_rc"] == 0, f"{r.get('error')}\n{self.file('scenario.log')}"
         assert not r["splats"], f"kernel log splat: {r['splats']}"
 
+    def assert_kasan(self):
+        """The guest ran with KASAN (the debug kernel), so assert_clean()'s
+        "no splat" also says KASAN reported nothing."""
+        assert "KernelAddressSanitizer initialized" in self.file("console.log"), \
+            "the debug kernel runs without KASAN (kernel/config/debug.config)"
+
     def events(self):
         return tracefile.parse(self.file("trace.txt"))
 

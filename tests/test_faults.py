@@ -37,6 +37,7 @@ def rebind_run(initrd):
     run = run_vm("balloon-rebind-debug", kernel, initrd, "balloon-rebind",
                  {"ROUNDS": ROUNDS}, timeout=1500)
     run.assert_clean()
+    run.assert_kasan()
     return run
 
 

@@ -179,6 +179,7 @@ def test_stress_on_debug_kernel_keeps_counts_exact(initrd):
     run = run_vm("stress-debug", kernel, initrd, "stress",
                  {"STRESS_S": 60, "MIB": 512}, timeout=900)
     run.assert_clean()
+    run.assert_kasan()
     assert_counts_match_scan(run.file("check"))
     assert int(run.file("policy_changes")) >= 20
     d = vm_delta(run, "vmstat.before", "vmstat.after")
