@@ -80,26 +80,28 @@ MUTANTS = {
 KTAP_CASE = re.compile(r"^\s+(not ok|ok) \d+ (page_reporting_test_\w+)")
 
 
-def kmake(*args):
+def kmake(*args, out=OUT):
+    """make in the patched tree, out of tree in `out`, as kernel.sh does."""
     env = dict(os.environ, CCACHE_BASEDIR=BUILD, CCACHE_NOHASHDIR="1",
                KBUILD_BUILD_TIMESTAMP="2024-11-17", KBUILD_BUILD_USER="pagehint",
                KBUILD_BUILD_HOST="pagehint")
     cc = "ccache gcc" if shutil.which("ccache") else "gcc"
-    return subprocess.run(["make", "-s", "-C", SRC, f"O={OUT}", "ARCH=x86_64",
+    return subprocess.run(["make", "-s", "-C", SRC, f"O={out}", "ARCH=x86_64",
                            f"CC={cc}", f"HOSTCC={cc}", f"-j{os.cpu_count()}",
                            *args], env=env, capture_output=True, text=True,
                           timeout=3600)
 
 
-def prepare():
+def prepare(out=OUT, who="mutants"):
+    """An out-of-tree build dir with the default kernel's config."""
     cfg = os.path.join(DEFAULT, ".config")
     if not os.path.exists(cfg) or not os.path.exists(os.path.join(SRC, ".pagehint-series")):
-        raise SystemExit("mutants: no patched tree or config (hint: make kernel)")
-    os.makedirs(OUT, exist_ok=True)
-    shutil.copy(cfg, os.path.join(OUT, ".config"))
-    r = kmake("olddefconfig")
+        raise SystemExit(f"{who}: no patched tree or config (hint: make kernel)")
+    os.makedirs(out, exist_ok=True)
+    shutil.copy(cfg, os.path.join(out, ".config"))
+    r = kmake("olddefconfig", out=out)
     if r.returncode:
-        raise SystemExit(f"mutants: olddefconfig failed: {r.stderr[-2000:]}")
+        raise SystemExit(f"{who}: olddefconfig failed: {r.stderr[-2000:]}")
 
 
 def run_kunit(name):
