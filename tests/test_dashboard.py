@@ -3,7 +3,6 @@ the page renders, every plot has the data points of the results it was
 made from, regression flags sit where the history has a regression, the
 console is clean. The screenshot is kept in build/test-artifacts/."""
 import html
-import json
 import os
 import random
 import re

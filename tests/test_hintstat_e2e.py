@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 import tracefile
-from conftest import (hintstat_zone_counts, kpageflags_vs_zoneinfo, need,
+from conftest import (hintstat_zone_counts, kpageflags_vs_zoneinfo,
                       run_vm, trace_batch_counts, trace_zone_counts,
                       zone_hist_counts)
 

@@ -141,7 +141,7 @@ def field(tmp_path_factory):
 def test_hintstat_runs_and_names_its_mode(field):
     lines, _, err = field
     mode = lines[0]["mode"]
-    assert f"hintstat: mode: " in err
+    assert "hintstat: mode: " in err
     assert all(o["mode"] == mode for o in lines)
     print(err)
 
