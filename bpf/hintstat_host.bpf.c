@@ -227,23 +227,20 @@ static __always_inline void end(struct hh_sys_exit *ctx)
 	if (!p)
 		return;
 	ns = bpf_ktime_get_ns() - p->ts;
-	if (p->call == HH_CALL_PUNCH) {
-		if (!p->advice)
-			emit(HH_EV_PUNCH_OTHER, p->len, ns, 0, ctx->ret, 0);
-		else if (ctx->ret)
-			emit(HH_EV_ERROR, p->len, ns, 0, ctx->ret, 0);
-		else
-			emit(HH_EV_PUNCH, p->len, ns, 0, 0, 0);
+	/* A call that failed discarded nothing, inside guest RAM or out. */
+	if (ctx->ret) {
+		emit(HH_EV_ERROR, p->len, ns, p->advice, ctx->ret, 0);
 		goto out;
 	}
-	inside = account_range(p->start, p->len, !ctx->ret);
-	if (inside < p->len)
-		emit(HH_EV_OUTSIDE, p->len - inside, ns, p->advice, ctx->ret, 0);
-	if (!inside)
+	if (p->call == HH_CALL_PUNCH) {
+		emit(p->advice ? HH_EV_PUNCH : HH_EV_PUNCH_OTHER, p->len, ns,
+		     0, 0, 0);
 		goto out;
-	if (ctx->ret)
-		emit(HH_EV_ERROR, inside, ns, p->advice, ctx->ret, 0);
-	else
+	}
+	inside = account_range(p->start, p->len, true);
+	if (inside < p->len)
+		emit(HH_EV_OUTSIDE, p->len - inside, ns, p->advice, 0, 0);
+	if (inside)
 		emit(HH_EV_DISCARD, inside, ns, p->advice, 0, 0);
 out:
 	bpf_map_delete_elem(&pending, &tid);

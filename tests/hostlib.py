@@ -38,6 +38,7 @@ for off in (0, 4, 8):                           # 3 MiB inside, DONTNEED
     assert libc.madvise(ram + off * MIB, MIB, 4) == 0
 assert libc.madvise(ram + 16 * MIB, 2 * MIB, 8) == 0    # 2 MiB, MADV_FREE
 assert libc.madvise(ram + 1, MIB, 4) != 0       # unaligned: EINVAL
+assert libc.madvise(0x10001, MIB, 4) != 0       # failed, outside guest RAM
 assert libc.madvise(ram + 20 * MIB, MIB, 20) == 0       # MADV_COLD: no discard
 heap.madvise(mmap.MADV_DONTNEED, 0, MIB)        # the VMM's own heap
 os.posix_fallocate(f.fileno(), 0, MIB)
