@@ -210,7 +210,9 @@ class VmRun:
     def assert_kasan(self):
         """The guest ran with KASAN (the debug kernel), so assert_clean()'s
         "no splat" also says KASAN reported nothing."""
-        assert "KernelAddressSanitizer initialized" in self.file("console.log"), \
+        with open(os.path.join(self.r["out"], "console.log"), errors="replace") as f:
+            console = f.read()
+        assert "KernelAddressSanitizer initialized" in console, \
             "the debug kernel runs without KASAN (kernel/config/debug.config)"
 
     def events(self):
