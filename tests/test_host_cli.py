@@ -111,7 +111,7 @@ def test_several_qemus_are_listed_and_a_pid_asked_for(tmp_path):
 def totals_done(line):
     """A JSON line whose totals hold every discard of the stand-in VMM."""
     t = json.loads(line)["total"]
-    return t["discarded_bytes"] == 5 * MIB and t["refaults"] == 10
+    return t["discarded_bytes"] == 5 * MIB and t["refault_bytes"] == 10 * 4096
 
 
 @pytest.fixture(scope="module")
@@ -171,11 +171,14 @@ def test_counts_are_exact(fake_vmm_run):
     assert t["errors"] == 2
     assert t["outside_bytes"] == MIB and t["outside_calls"] == 1
     assert t["punched_bytes"] == 0 and t["punched_other_bytes"] == 65536
-    assert t["refaults"] == 10 and t["refault_bytes"] == 10 * 4096
-    assert t["faults"] == 10
+    # Resident again: the 10 pages touched after their DONTNEED; not the
+    # MADV_FREE pages (mapped until reclaim), nor the failed call's.
+    assert t["refault_bytes"] == 10 * 4096
+    assert t["user_faults"] == 10
     assert t["untracked_pages"] == 0
     # Intervals add up; every discard is in a latency histogram.
-    for k in ("discarded_bytes", "discard_calls", "refaults", "outside_bytes"):
+    for k in ("discarded_bytes", "discard_calls", "refault_bytes",
+              "outside_bytes"):
         assert sum(o[k] for o in lines) == t[k], k
     assert sum(b["count"] for o in lines for b in o["hist"]["discard_ns"]) == 4
 
@@ -187,6 +190,9 @@ def test_json_lines_describe_the_vmm(fake_vmm_run):
         assert o["comm"] == "python3" and o["ram_bytes"] == RAM_MIB * MIB
         assert o["ram_file"] is False and o["guest"] == {"stream": "none"}
         assert o["rss_bytes"] > RAM_MIB * MIB // 2
+        # The pagemap scan's cost, every interval: only marked words read.
+        assert o["refault_scan_ns"] >= 0
+        assert 0 <= o["refault_scan_pages"] <= RAM_MIB * MIB // 4096
 
 
 def test_vmm_exit_ends_with_a_summary(fake_vmm_run):
@@ -195,14 +201,15 @@ def test_vmm_exit_ends_with_a_summary(fake_vmm_run):
     assert f"hintstat: python3 (pid {pid}) exited while tracing" in err
     assert re.search(r"summary over [\d.]+ s: discarded 5\.0 MiB of guest RAM "
                      r"in 4 calls .* 2 failed; 1\.0 MiB outside guest RAM in 1 "
-                     r"calls; 10 refaults", err), err
+                     r"calls; 0\.0 MiB \(10 pages\) refaulted", err), err
 
 
 def test_prometheus_file(fake_vmm_run):
     _, _, _, m, _, _ = fake_vmm_run
     assert "# TYPE pagehint_host_discarded_bytes_total counter" in m
     assert f"pagehint_host_discarded_bytes_total {5 * MIB}\n" in m
-    assert "pagehint_host_refaults_total 10\n" in m
+    assert f"pagehint_host_refault_bytes_total {10 * 4096}\n" in m
+    assert "pagehint_host_user_faults_total 10\n" in m
     assert "pagehint_host_discard_duration_seconds_count 4\n" in m
     assert re.search(r"^pagehint_host_rss_bytes \d+$", m, re.M)
 
@@ -221,7 +228,10 @@ def test_record_and_report_give_the_live_totals(fake_vmm_run, tmp_path):
     assert rep["comm"] == "python3" and rep["ram_bytes"] == RAM_MIB * MIB
     # Replayed through the aggregator the BPF side runs: the same totals.
     assert rep["total"] == live[-1]["total"]
-    assert rep["discarded_bytes"] == 5 * MIB and rep["refaults"] == 10
+    assert rep["discarded_bytes"] == 5 * MIB
+    assert rep["refault_bytes"] == 10 * 4096
+    # The scan's cost is a live figure: not in a record.
+    assert rep["refault_scan_ns"] is None
     assert rep["rss_bytes"] > 0
     # A table too, and a record cut inside a record is refused.
     t = subprocess.run([HINTSTAT, "report", str(rec)], capture_output=True,
