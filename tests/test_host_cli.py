@@ -15,8 +15,8 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, need
-from hostlib import (MIB, RAM_MIB, FakeVmm, GuestStream, Lines, free_port,
-                     kill_all, wait_for)
+from hostlib import (MIB, RAM_MIB, FakeVmm, GuestStream, Lines, RamVmm,
+                     free_port, kill_all, smaps_of, wait_for)
 
 HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
 
@@ -401,3 +401,182 @@ def test_guest_stream_is_parsed_checked_and_rebased(tmp_path):
                      r"not JSON.*, 1 restarts", errs), errs
     assert "while the guest streamed: guest hinted 6.0 MiB, host discarded " \
            "5.0 MiB, 1.0 MiB not discarded" in errs, errs
+
+
+# The refault figure: bytes of discarded guest RAM resident again, read
+# from the VMM's pagemap, checked against what the stand-in touched and
+# against its own smaps (the kernel's Rss of the RAM mapping).
+HUGE = 2 * MIB
+
+
+class HostRun:
+    """hintstat host -j on a RamVmm; .until(pred) waits for a JSON line
+    whose totals pred accepts and returns them."""
+
+    def __init__(self, vmm, *extra):
+        self.p = subprocess.Popen(
+            [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid), "--ram",
+             f"{RAM_MIB}M", "-j", *extra, "0.1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out, self.err = Lines(self.p.stdout), Lines(self.p.stderr)
+        self.err.wait(lambda l: "Tracing" in l, 60, "Tracing")
+
+    def until(self, what, pred):
+        line = self.out.wait(lambda l: pred(json.loads(l)["total"]), 30, what)
+        return json.loads(line)["total"]
+
+    def finish(self, vmm):
+        vmm.exit()
+        self.p.wait(30)
+        lines = [json.loads(l) for l in self.out.rest().splitlines()]
+        return lines, self.err.rest()
+
+
+def sysfs_choice(path):
+    """The [chosen] word of a sysfs policy file, None without it."""
+    try:
+        with open(path) as f:
+            m = re.search(r"\[(\S+)\]", f.read())
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
+@pytest.mark.exact('refault bytes (THP)', a='hintstat host (pagemap scan)',
+                   b="the stand-in's smaps Rss growth across its touches",
+                   independent=True, why="the kernel's Rss vs pagemap entries")
+def test_thp_refault_counts_the_whole_huge_page():
+    """A byte touched in a discarded 2 MiB range of THP-backed RAM maps a
+    huge page again: 2 MiB resident again, not one 4 KiB fault."""
+    thp = sysfs_choice("/sys/kernel/mm/transparent_hugepage/enabled")
+    if thp not in ("always", "madvise"):
+        pytest.skip(f"THP unavailable: transparent_hugepage/enabled is {thp}")
+    n, k, host = 4, 2, None
+    with RamVmm("thp") as vmm:
+        huge = smaps_of(vmm.pid, vmm.addr).get("AnonHugePages", 0) * 1024
+        if huge < RAM_MIB * MIB:
+            pytest.skip(f"THP did not back the guest RAM: {huge} of "
+                        f"{RAM_MIB * MIB} bytes in huge pages")
+        try:
+            host = HostRun(vmm)
+            vmm.do(*(f"dontneed {i * 2 * HUGE} {HUGE}" for i in range(n)))
+            host.until("the discards", lambda t: t["discarded_bytes"] == n * HUGE)
+            before = smaps_of(vmm.pid, vmm.addr)
+            vmm.do(*(f"touch {i * 2 * HUGE + 12345}" for i in range(k)))
+            after = smaps_of(vmm.pid, vmm.addr)
+            grown = (after["Rss"] - before["Rss"]) * 1024
+            t = host.until(f"{grown} refault bytes",
+                           lambda t: t["refault_bytes"] >= grown)
+            lines, err = host.finish(vmm)
+        finally:
+            kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    assert t["refault_bytes"] == grown
+    assert lines[-1]["total"]["refault_bytes"] == grown
+    assert sum(o["refault_bytes"] for o in lines) == grown
+    if (after["AnonHugePages"] - before["AnonHugePages"]) * 1024 != k * HUGE:
+        pytest.skip("THP did not back the refaulted ranges (4 KiB pages); "
+                    f"refault bytes equal the Rss growth, {grown}")
+    assert grown == k * HUGE
+
+
+@pytest.mark.exact('refault bytes (memfd)', a='hintstat host (pagemap scan)',
+                   b="the stand-in's touches and its smaps Rss growth",
+                   independent=True, why="the kernel's Rss vs pagemap entries")
+def test_memfd_punched_holes_refault():
+    """Shared memfd RAM, discarded by fallocate(PUNCH_HOLE) on the fd the
+    VMM keeps open: the holes are discarded guest RAM, and the pages
+    written again in them are resident again."""
+    host = None
+    punches = [(0, MIB), (8 * MIB, MIB), (20 * MIB, 2 * MIB)]
+    touches = [0, 4096, 5 * 4096, 8 * MIB + 65536, 21 * MIB + 4096,
+               21 * MIB + 8192]
+    with RamVmm("memfd") as vmm:
+        try:
+            host = HostRun(vmm)
+            vmm.do(*(f"punch {o} {n}" for o, n in punches))
+            host.until("the punches", lambda t: t["discarded_bytes"] == 4 * MIB)
+            before = vmm.rss_kb()
+            vmm.do(*(f"touch {o}" for o in touches))
+            grown = (vmm.rss_kb() - before) * 1024
+            t = host.until(f"{grown} refault bytes",
+                           lambda t: t["refault_bytes"] >= grown)
+            lines, err = host.finish(vmm)
+        finally:
+            kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    assert "(file-backed)" in err
+    assert lines[0]["ram_file"] is True
+    assert t["punched_bytes"] == t["discarded_bytes"] == 4 * MIB
+    assert t["punch_calls"] == 3 and t["madvised_bytes"] == 0
+    assert t["refault_bytes"] == grown
+    assert lines[-1]["total"]["refault_bytes"] == grown
+    shmem = sysfs_choice("/sys/kernel/mm/transparent_hugepage/shmem_enabled")
+    if shmem in (None, "never", "deny", "advise"):
+        assert grown == len(touches) * 4096
+
+
+def test_a_page_refaulted_twice_counts_twice():
+    """Discarded, touched, discarded and touched again, the two touches
+    in different intervals: 8 KiB resident again, 4 KiB in each."""
+    host = None
+    with RamVmm("4k") as vmm:
+        try:
+            host = HostRun(vmm)
+            for i in (1, 2):
+                vmm.do("dontneed 8192 4096")
+                host.until(f"discard {i}",
+                           lambda t: t["discarded_bytes"] == i * 4096)
+                vmm.do("touch 8192")
+                host.until(f"refault {i}",
+                           lambda t: t["refault_bytes"] == i * 4096)
+            lines, err = host.finish(vmm)
+        finally:
+            kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    assert lines[-1]["total"]["refault_bytes"] == 2 * 4096
+    assert [o["refault_bytes"] for o in lines if o["refault_bytes"]] == \
+        [4096, 4096]
+    assert "(1 pages) refaulted" not in err and "(2 pages) refaulted" in err
+
+
+def test_unreadable_pagemap_is_unknown_not_zero():
+    """pagemap hidden (here /dev/null bound over it in a mount namespace
+    of its own): the refault figure is null, "-" and absent from the
+    Prometheus file, never 0, and stderr says why once."""
+    with FakeVmm() as vmm:
+        pagemap = f"/proc/{vmm.pid}/pagemap"
+        for mode in ("-j", "--prom"):
+            extra = [mode] if mode == "-j" else []
+            prom = f"/tmp/pagehint-refault-{vmm.pid}.prom"
+            cmd = [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid),
+                   "--ram", f"{RAM_MIB}M", "--prom", prom, *extra, "0.1", "2"]
+            p = subprocess.run(
+                [need(shutil.which("unshare") or "/usr/bin/unshare",
+                      "util-linux"), "-m", "sh", "-c",
+                 f'mount --bind /dev/null {pagemap} && exec "$@"', "sh", *cmd],
+                capture_output=True, text=True, timeout=60)
+            try:
+                metrics = open(prom).read()
+            finally:
+                if os.path.exists(prom):
+                    os.unlink(prom)
+            assert p.returncode == 0, p.stderr
+            why = [l for l in p.stderr.splitlines()
+                   if l.startswith("hintstat: refaults unknown")]
+            assert why == [f"hintstat: refaults unknown: cannot read "
+                           f"{pagemap}: short read"], p.stderr
+            assert "; refaults unknown; RSS" in p.stderr
+            assert "pagehint_host_refault_bytes_total" not in metrics
+            if mode == "-j":
+                lines = [json.loads(l) for l in p.stdout.splitlines()]
+                assert len(lines) == 2
+                for o in lines:
+                    assert o["refault_bytes"] is None
+                    assert o["total"]["refault_bytes"] is None
+                    assert o["refault_scan_ns"] is None
+            else:
+                rows = [l.split() for l in p.stdout.splitlines()
+                        if l.strip() and not l.lstrip().startswith("DISC")]
+                assert len(rows) == 2 and all(r[6] == "-" for r in rows), \
+                    p.stdout
