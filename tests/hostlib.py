@@ -198,7 +198,7 @@ class GuestStream:
 # ("memfd", the fd kept open as QEMU's memory-backend-memfd does). It
 # fills its RAM, prints "ready ADDR", then answers each command with "ok":
 # "dontneed OFF LEN", "punch OFF LEN" (fallocate PUNCH_HOLE|KEEP_SIZE on
-# the memfd), "touch OFF" (writes one byte), "exit".
+# the memfd), "touch OFF" (writes one byte), "fill OFF LEN", "exit".
 RAM_VMM = r'''
 import ctypes, mmap, os, sys
 kind, size = sys.argv[1], int(sys.argv[2])
@@ -236,6 +236,8 @@ for line in sys.stdin:
         assert libc.fallocate(fd, 3, a[0], a[1]) == 0
     elif cmd == "touch":
         libc.memset(ram + a[0], 2, 1)
+    elif cmd == "fill":
+        libc.memset(ram + a[0], 3, a[1])
     elif cmd == "exit":
         break
     print("ok", flush=True)

@@ -6,7 +6,8 @@
  * mapping, attaches bpf/hintstat_host.bpf.c to the syscall and fault
  * tracepoints, and prints every interval the bytes discarded inside guest
  * RAM, the discard latency, what the VMM discarded outside guest RAM, the
- * refaults of discarded pages and the VMM's RSS. With --guest SOCKET it
+ * bytes of discarded guest RAM resident again (from the VMM's pagemap)
+ * and the VMM's RSS. With --guest SOCKET it
  * reads the JSON lines the guest's hintstat writes to a virtio-serial
  * port and shows the guest's hinted bytes next to the host's discards,
  * flagging bytes the host did not discard.
@@ -113,10 +114,10 @@ const char host_doc[] =
 "memory size on its command line, or --ram), their latency, what it\n"
 "discards outside guest RAM (its own heap), the bytes of discarded guest\n"
 "RAM that are resident again (refaults: every interval, the discarded\n"
-"pages the VMM's /proc/PID/pagemap shows present or swapped) and its\n"
-"RSS. Without -p it looks\n"
-"for QEMU, Firecracker and Cloud Hypervisor processes (or NAME) and\n"
-"lists them when several match.\n"
+"pages the VMM's /proc/PID/pagemap shows present or swapped; unknown,\n"
+"'-' or null, when pagemap cannot be read) and its RSS. Without -p it\n"
+"looks for QEMU, Firecracker and Cloud Hypervisor processes (or NAME)\n"
+"and lists them when several match.\n"
 "\n"
 "--guest SOCKET reads the JSON lines the guest's hintstat -j writes to a\n"
 "virtio-serial port (QEMU: -chardev socket,id=hs,path=SOCKET,server=on,\n"
