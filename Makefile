@@ -26,7 +26,7 @@ PYTEST_ARGS ?=
 export BUILD
 
 .PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit fuzz \
-	check-patches bench-reclaim bench-pagefault bench-host bench-clock bench-kpf bench bench-ci bench-compare \
+	check-patches bench-reclaim bench-pagefault bench-host bench-refault bench-clock bench-kpf bench bench-ci bench-compare \
 	dashboard mutants clean
 
 all: kernel guest
@@ -99,6 +99,11 @@ bench-pagefault: kernel guest
 # untraced vs traced in the same run (build/bench/host_overhead.json).
 bench-host: tools
 	@$(PYTHON) bench/host_overhead.py $(BENCH_ARGS)
+
+# hintstat host's refault figure: the pagemap scan per interval, by bytes
+# discarded and not touched again (build/bench/refault_scan.json).
+bench-refault: tools
+	@$(PYTHON) bench/refault_scan.py $(BENCH_ARGS)
 
 # The TCG guest's clock: 50 boots in a row, each checked for a lost TSC
 # and a 1 s sleep against the host's clock (build/bench/clock_boots.json;

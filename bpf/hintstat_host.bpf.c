@@ -7,8 +7,11 @@
  * fallocate(FALLOC_FL_PUNCH_HOLE) by the VMM's threads, timed from
  * sys_enter to sys_exit, counted inside the guest-RAM mappings user space
  * found in /proc/PID/maps (a VMM also discards its own heap: counted
- * apart). A bitmap of the guest RAM pages remembers what was discarded,
- * so exceptions:page_fault_user on one of them counts as a refault.
+ * apart). A bitmap of the guest RAM pages remembers what was discarded;
+ * user space mmaps it and reads the VMM's /proc/PID/pagemap for the
+ * marked pages: those present again are the refaults (host.c). Faults
+ * alone cannot tell: one fault maps a whole THP, and under KVM guest
+ * accesses never reach exceptions:page_fault_user.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -71,9 +74,14 @@ struct {
 	__type(value, struct hh_pending);
 } pending SEC(".maps");
 
-/* One bit per guest RAM page, set when discarded; sized by user space. */
+/*
+ * One bit per guest RAM page, set when discarded; sized by user space,
+ * which mmaps it and clears the bits of pages it finds resident again.
+ * Both sides change words with atomic ops only.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -152,10 +160,29 @@ static long mark_word(__u64 i, struct mark_ctx *m)
 	return 0;
 }
 
+/* Mark the whole pages of [lo, hi), inside range r, as discarded. */
+static __always_inline void mark_pages(const struct hh_range *r, __u64 lo,
+				       __u64 hi)
+{
+	struct mark_ctx m;
+
+	/* Whole pages only: a partial page is not dropped. */
+	m.p0 = r->first_page + ((lo - r->lo + (1 << HH_PAGE_SHIFT) - 1)
+				>> HH_PAGE_SHIFT);
+	m.p1 = r->first_page + ((hi - r->lo) >> HH_PAGE_SHIFT);
+	if (m.p1 > bitmap_pages) {
+		emit(HH_EV_UNTRACKED, m.p1 - (m.p0 > bitmap_pages ?
+					       m.p0 : bitmap_pages),
+		     0, 0, 0, 0);
+		m.p1 = bitmap_pages;
+	}
+	if (m.p0 < m.p1)
+		bpf_loop(((m.p1 - 1) >> 6) - (m.p0 >> 6) + 1, mark_word, &m, 0);
+}
+
 /* Bytes of [start, start + len) inside guest RAM; their pages marked. */
 static __always_inline __u64 account_range(__u64 start, __u64 len, bool mark)
 {
-	struct mark_ctx m;
 	__u64 inside = 0, lo, hi;
 	int i;
 
@@ -169,23 +196,34 @@ static __always_inline __u64 account_range(__u64 start, __u64 len, bool mark)
 		if (lo >= hi)
 			continue;
 		inside += hi - lo;
-		if (!mark)
-			continue;
-		/* Whole pages only: a partial page is not dropped. */
-		m.p0 = r->first_page + ((lo - r->lo + (1 << HH_PAGE_SHIFT) - 1)
-					>> HH_PAGE_SHIFT);
-		m.p1 = r->first_page + ((hi - r->lo) >> HH_PAGE_SHIFT);
-		if (m.p1 > bitmap_pages) {
-			emit(HH_EV_UNTRACKED, m.p1 - (m.p0 > bitmap_pages ?
-						       m.p0 : bitmap_pages),
-			     0, 0, 0, 0);
-			m.p1 = bitmap_pages;
-		}
-		if (m.p0 < m.p1)
-			bpf_loop(((m.p1 - 1) >> 6) - (m.p0 >> 6) + 1,
-				 mark_word, &m, 0);
+		if (mark)
+			mark_pages(r, lo, hi);
 	}
 	return inside;
+}
+
+/*
+ * A hole punched in the RAM file at [off, off + len): mark the pages of
+ * every mapping of the file that shows that part of it (a file range maps
+ * to an address range through the mapping's file offset).
+ */
+static __always_inline void mark_file_range(__u64 off, __u64 len)
+{
+	__u64 lo, hi, end = off + len;
+	int i;
+
+	for (i = 0; i < HH_MAX_RANGES; i++) {
+		struct hh_range *r = &ranges[i];
+		__u64 f1 = r->file_off + (r->hi - r->lo);
+
+		if (r->hi <= r->lo || !r->file)
+			continue;
+		lo = off > r->file_off ? off : r->file_off;
+		hi = end < f1 ? end : f1;
+		if (lo < hi)
+			mark_pages(r, r->lo + (lo - r->file_off),
+				   r->lo + (hi - r->file_off));
+	}
 }
 
 SEC("tracepoint/syscalls/sys_enter_madvise")
@@ -217,6 +255,29 @@ int hh_fallocate_enter(struct hh_sys_enter *ctx)
 	return 0;
 }
 
+/*
+ * Mark what a call discarded, at sys_exit and not at sys_enter: user
+ * space counts a marked page that is present as resident again, and a
+ * page marked at sys_enter is still present until the call zaps it. A
+ * fault between the zap and sys_exit is not lost either way: its page
+ * is present when user space looks. madvise can fail with ENOMEM after
+ * zapping the mapped part of its range: marked too (a page it did not
+ * zap is then counted once as resident again); any other error zapped
+ * nothing. MADV_FREE is not marked: its pages stay mapped until reclaim
+ * takes them, so present would not mean refaulted.
+ */
+static __always_inline void mark_discarded(const struct hh_pending *p,
+					   long ret)
+{
+	if (p->call == HH_CALL_PUNCH) {
+		if (!ret && p->advice)
+			mark_file_range(p->start, p->len);
+		return;
+	}
+	if ((!ret || ret == -HH_ENOMEM) && p->advice != HH_MADV_FREE)
+		account_range(p->start, p->len, true);
+}
+
 static __always_inline void end(struct hh_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -227,6 +288,7 @@ static __always_inline void end(struct hh_sys_exit *ctx)
 	if (!p)
 		return;
 	ns = bpf_ktime_get_ns() - p->ts;
+	mark_discarded(p, ctx->ret);
 	/* A call that failed discarded nothing, inside guest RAM or out. */
 	if (ctx->ret) {
 		emit(HH_EV_ERROR, p->len, ns, p->advice, ctx->ret, 0);
@@ -237,7 +299,7 @@ static __always_inline void end(struct hh_sys_exit *ctx)
 		     0, 0, 0);
 		goto out;
 	}
-	inside = account_range(p->start, p->len, true);
+	inside = account_range(p->start, p->len, false);
 	if (inside < p->len)
 		emit(HH_EV_OUTSIDE, p->len - inside, ns, p->advice, 0, 0);
 	if (inside)
@@ -262,13 +324,14 @@ int hh_fallocate_exit(struct hh_sys_exit *ctx)
 	return 0;
 }
 
-/* A fault on guest RAM; a refault when its page was discarded. */
+/*
+ * A user page fault of the VMM on guest RAM. Not a refault count: one
+ * fault may map a 2 MiB THP, and KVM's faults never come here.
+ */
 SEC("tracepoint/exceptions/page_fault_user")
 int hh_page_fault(struct hh_page_fault *ctx)
 {
-	__u64 addr = ctx->address, page, old, bit;
-	__u32 key;
-	__u64 *word;
+	__u64 addr = ctx->address;
 	int i;
 
 	if (!is_vmm())
@@ -276,16 +339,10 @@ int hh_page_fault(struct hh_page_fault *ctx)
 	for (i = 0; i < HH_MAX_RANGES; i++) {
 		struct hh_range *r = &ranges[i];
 
-		if (addr < r->lo || addr >= r->hi)
-			continue;
-		page = r->first_page + ((addr - r->lo) >> HH_PAGE_SHIFT);
-		key = (__u32)(page >> 6);
-		bit = 1ULL << (page & 63);
-		word = page < bitmap_pages ?
-			bpf_map_lookup_elem(&discarded, &key) : NULL;
-		old = word ? __sync_fetch_and_and(word, ~bit) : 0;
-		emit(HH_EV_FAULT, 1 << HH_PAGE_SHIFT, 0, 0, 0, !!(old & bit));
-		return 0;
+		if (addr >= r->lo && addr < r->hi) {
+			emit(HH_EV_FAULT, 1 << HH_PAGE_SHIFT, 0, 0, 0, 0);
+			return 0;
+		}
 	}
 	return 0;
 }

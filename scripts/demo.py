@@ -26,6 +26,11 @@ HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
 MIB = 1 << 20
 
 
+def mib(v):
+    """Bytes as whole MiB; '-' when hintstat could not measure them."""
+    return "-" if v is None else f"{v / MIB:.0f}"
+
+
 def fmt_ns(ns):
     if ns is None:
         return "-"
@@ -117,7 +122,7 @@ class Tour:
             flag += f"  DIVERGENCE {g['not_discarded_bytes'] / MIB:.0f} MiB: {g['reason']}"
         print(f"{now:6.1f}  {phase_of(self.markers):<26}{hinted}"
               f"{t['discarded_bytes'] / MIB:7.0f}{o['rss_bytes'] / MIB:7.0f}"
-              f"{t['refault_bytes'] / MIB:8.0f}  {flag}", flush=True)
+              f"{mib(t['refault_bytes']):>8}  {flag}", flush=True)
 
     def stop(self):
         if not self.host:
@@ -174,8 +179,8 @@ def summary(r, tour):
     print(f"  discard latency p50 <= {fmt_ns(pct(50))}, p99 <= {fmt_ns(pct(99))}; "
           f"{t['outside_bytes'] / MIB:.1f} MiB discarded outside guest RAM "
           f"(QEMU's heap) in {t['outside_calls']} calls")
-    print(f"  refaults: {t['refaults']} pages ({t['refault_bytes'] / MIB:.0f} MiB) "
-          f"of discarded guest RAM touched again")
+    print(f"  refaults: {mib(t['refault_bytes'])} MiB of discarded guest RAM "
+          f"resident again in QEMU (its pagemap)")
     print(f"  QEMU RSS: max {max(rss) / MIB:.0f} MiB, at the end "
           f"{rss[-1] / MIB:.0f} MiB")
     if up:

@@ -190,3 +190,107 @@ class GuestStream:
     def __exit__(self, *exc):
         self.close()
         self.srv.close()
+
+
+# A stand-in VMM driven line by line, for the refault figure: its guest
+# RAM is anonymous with THP ("thp": 2 MiB aligned, MADV_HUGEPAGE),
+# anonymous without ("4k", MADV_NOHUGEPAGE) or a memfd mapped shared
+# ("memfd", the fd kept open as QEMU's memory-backend-memfd does). It
+# fills its RAM, prints "ready ADDR", then answers each command with "ok":
+# "dontneed OFF LEN", "punch OFF LEN" (fallocate PUNCH_HOLE|KEEP_SIZE on
+# the memfd), "touch OFF" (writes one byte), "fill OFF LEN", "exit".
+RAM_VMM = r'''
+import ctypes, mmap, os, sys
+kind, size = sys.argv[1], int(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long,
+                           ctypes.c_long]
+HUGE, RW = 2 << 20, mmap.PROT_READ | mmap.PROT_WRITE
+fd = -1
+if kind == "memfd":
+    fd = os.memfd_create("guest-ram", 0)
+    os.ftruncate(fd, size)
+    ram = libc.mmap(None, size, RW, mmap.MAP_SHARED, fd, 0)
+else:
+    # PROT_NONE around it: a mapping of its own, 2 MiB aligned.
+    base = libc.mmap(None, size + 2 * HUGE, 0,
+                     mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+    ram = (base + HUGE) & ~(HUGE - 1)
+    assert libc.mprotect(ram, size, RW) == 0
+    assert libc.madvise(ram, size, 14 if kind == "thp" else 15) == 0
+assert ram not in (None, ctypes.c_void_p(-1).value)
+libc.memset(ram, 1, size)
+print("ready", hex(ram), flush=True)
+for line in sys.stdin:
+    cmd, *a = line.split()
+    a = [int(x) for x in a]
+    if cmd == "dontneed":
+        assert libc.madvise(ram + a[0], a[1], 4) == 0
+    elif cmd == "punch":
+        assert libc.fallocate(fd, 3, a[0], a[1]) == 0
+    elif cmd == "touch":
+        libc.memset(ram + a[0], 2, 1)
+    elif cmd == "fill":
+        libc.memset(ram + a[0], 3, a[1])
+    elif cmd == "exit":
+        break
+    print("ok", flush=True)
+'''
+
+
+def smaps_of(pid, addr):
+    """The /proc/PID/smaps fields (kB) of the mapping that starts at
+    addr: an independent view of what the VMM has resident."""
+    fields, inside = {}, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                if inside:
+                    break
+                inside = int(head.split("-")[0], 16) == addr
+            elif inside and line.split()[-1] == "kB":
+                fields[head.rstrip(":")] = int(line.split()[1])
+    assert fields, f"no mapping at {addr:#x} in /proc/{pid}/smaps"
+    return fields
+
+
+class RamVmm:
+    """RAM_VMM as a context manager: .do("touch 4096") waits for its ok."""
+
+    def __init__(self, kind, ram=RAM_MIB):
+        self.p = subprocess.Popen(
+            [sys.executable, "-c", RAM_VMM, kind, str(ram * MIB)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.out = Lines(self.p.stdout)
+        self.pid = self.p.pid
+
+    def __enter__(self):
+        line = self.out.wait(lambda l: l.startswith("ready"), 60, "ready")
+        self.addr = int(line.split()[1], 16)
+        return self
+
+    def do(self, *cmds):
+        for c in cmds:
+            self.p.stdin.write(c + "\n")
+            self.p.stdin.flush()
+            self.out.wait(lambda l: l.strip() == "ok", 30, f"ok for {c}")
+
+    def rss_kb(self):
+        return smaps_of(self.pid, self.addr)["Rss"]
+
+    def exit(self):
+        self.p.stdin.write("exit\n")
+        self.p.stdin.flush()
+        self.p.wait(30)
+
+    def __exit__(self, *exc):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()

@@ -614,3 +614,32 @@ def test_fuzzed_records_never_crash_the_reader(record_file, tmp_path):
             assert len(lines) == 2 and lines[1].startswith("hint: "), lines
         codes[p.returncode] += 1
     assert codes[0] and codes[1], codes
+
+
+HOST_REFAULT_REC = os.path.join(TOP, "tools", "hintstat", "fuzz", "corpus",
+                                "record", "host-refault.hsrec")
+HH_EV_REFAULT = 0x20a
+
+
+def test_host_record_carries_the_refault_scans(tmp_path):
+    """A host record (the fuzz seed: 64 KiB discarded, two pages touched
+    again) replays its pagemap scans' bytes; a refault record of part of
+    a page, or with other fields set, is refused."""
+    p = hintstat("report", "-j", HOST_REFAULT_REC)
+    assert p.returncode == 0, p.stderr
+    o = json.loads(p.stdout)
+    assert o["total"]["refault_bytes"] == 8192
+    assert o["refault_scan_ns"] is None
+    with open(HOST_REFAULT_REC, "rb") as f:
+        data = bytearray(f.read())
+    at = next(off for off in range(HEADER, len(data), EVENT.size)
+              if EVENT.unpack_from(data, off)[4] == HH_EV_REFAULT)
+    for field_off, value in ((8, 4097), (48, 1)):   # bytes; err
+        bad = bytearray(data)
+        struct.pack_into("<Q" if field_off == 8 else "<i", bad,
+                         at + field_off, value)
+        path = tmp_path / "bad.hsrec"
+        path.write_bytes(bytes(bad))
+        p = hintstat("report", str(path))
+        assert p.returncode == 1, p.stdout
+        assert "a refault record with more than whole pages" in p.stderr

@@ -15,8 +15,8 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, need
-from hostlib import (MIB, RAM_MIB, FakeVmm, GuestStream, Lines, free_port,
-                     kill_all, wait_for)
+from hostlib import (MIB, RAM_MIB, FakeVmm, GuestStream, Lines, RamVmm,
+                     free_port, kill_all, smaps_of, wait_for)
 
 HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
 
@@ -111,7 +111,7 @@ def test_several_qemus_are_listed_and_a_pid_asked_for(tmp_path):
 def totals_done(line):
     """A JSON line whose totals hold every discard of the stand-in VMM."""
     t = json.loads(line)["total"]
-    return t["discarded_bytes"] == 5 * MIB and t["refaults"] == 10
+    return t["discarded_bytes"] == 5 * MIB and t["refault_bytes"] == 10 * 4096
 
 
 @pytest.fixture(scope="module")
@@ -171,11 +171,14 @@ def test_counts_are_exact(fake_vmm_run):
     assert t["errors"] == 2
     assert t["outside_bytes"] == MIB and t["outside_calls"] == 1
     assert t["punched_bytes"] == 0 and t["punched_other_bytes"] == 65536
-    assert t["refaults"] == 10 and t["refault_bytes"] == 10 * 4096
-    assert t["faults"] == 10
+    # Resident again: the 10 pages touched after their DONTNEED; not the
+    # MADV_FREE pages (mapped until reclaim), nor the failed call's.
+    assert t["refault_bytes"] == 10 * 4096
+    assert t["user_faults"] == 10
     assert t["untracked_pages"] == 0
     # Intervals add up; every discard is in a latency histogram.
-    for k in ("discarded_bytes", "discard_calls", "refaults", "outside_bytes"):
+    for k in ("discarded_bytes", "discard_calls", "refault_bytes",
+              "outside_bytes"):
         assert sum(o[k] for o in lines) == t[k], k
     assert sum(b["count"] for o in lines for b in o["hist"]["discard_ns"]) == 4
 
@@ -187,6 +190,9 @@ def test_json_lines_describe_the_vmm(fake_vmm_run):
         assert o["comm"] == "python3" and o["ram_bytes"] == RAM_MIB * MIB
         assert o["ram_file"] is False and o["guest"] == {"stream": "none"}
         assert o["rss_bytes"] > RAM_MIB * MIB // 2
+        # The pagemap scan's cost, every interval: only marked words read.
+        assert o["refault_scan_ns"] >= 0
+        assert 0 <= o["refault_scan_pages"] <= RAM_MIB * MIB // 4096
 
 
 def test_vmm_exit_ends_with_a_summary(fake_vmm_run):
@@ -195,14 +201,15 @@ def test_vmm_exit_ends_with_a_summary(fake_vmm_run):
     assert f"hintstat: python3 (pid {pid}) exited while tracing" in err
     assert re.search(r"summary over [\d.]+ s: discarded 5\.0 MiB of guest RAM "
                      r"in 4 calls .* 2 failed; 1\.0 MiB outside guest RAM in 1 "
-                     r"calls; 10 refaults", err), err
+                     r"calls; 0\.0 MiB \(10 pages\) refaulted", err), err
 
 
 def test_prometheus_file(fake_vmm_run):
     _, _, _, m, _, _ = fake_vmm_run
     assert "# TYPE pagehint_host_discarded_bytes_total counter" in m
     assert f"pagehint_host_discarded_bytes_total {5 * MIB}\n" in m
-    assert "pagehint_host_refaults_total 10\n" in m
+    assert f"pagehint_host_refault_bytes_total {10 * 4096}\n" in m
+    assert "pagehint_host_user_faults_total 10\n" in m
     assert "pagehint_host_discard_duration_seconds_count 4\n" in m
     assert re.search(r"^pagehint_host_rss_bytes \d+$", m, re.M)
 
@@ -221,7 +228,10 @@ def test_record_and_report_give_the_live_totals(fake_vmm_run, tmp_path):
     assert rep["comm"] == "python3" and rep["ram_bytes"] == RAM_MIB * MIB
     # Replayed through the aggregator the BPF side runs: the same totals.
     assert rep["total"] == live[-1]["total"]
-    assert rep["discarded_bytes"] == 5 * MIB and rep["refaults"] == 10
+    assert rep["discarded_bytes"] == 5 * MIB
+    assert rep["refault_bytes"] == 10 * 4096
+    # The scan's cost is a live figure: not in a record.
+    assert rep["refault_scan_ns"] is None
     assert rep["rss_bytes"] > 0
     # A table too, and a record cut inside a record is refused.
     t = subprocess.run([HINTSTAT, "report", str(rec)], capture_output=True,
@@ -391,3 +401,182 @@ def test_guest_stream_is_parsed_checked_and_rebased(tmp_path):
                      r"not JSON.*, 1 restarts", errs), errs
     assert "while the guest streamed: guest hinted 6.0 MiB, host discarded " \
            "5.0 MiB, 1.0 MiB not discarded" in errs, errs
+
+
+# The refault figure: bytes of discarded guest RAM resident again, read
+# from the VMM's pagemap, checked against what the stand-in touched and
+# against its own smaps (the kernel's Rss of the RAM mapping).
+HUGE = 2 * MIB
+
+
+class HostRun:
+    """hintstat host -j on a RamVmm; .until(pred) waits for a JSON line
+    whose totals pred accepts and returns them."""
+
+    def __init__(self, vmm, *extra):
+        self.p = subprocess.Popen(
+            [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid), "--ram",
+             f"{RAM_MIB}M", "-j", *extra, "0.1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out, self.err = Lines(self.p.stdout), Lines(self.p.stderr)
+        self.err.wait(lambda l: "Tracing" in l, 60, "Tracing")
+
+    def until(self, what, pred):
+        line = self.out.wait(lambda l: pred(json.loads(l)["total"]), 30, what)
+        return json.loads(line)["total"]
+
+    def finish(self, vmm):
+        vmm.exit()
+        self.p.wait(30)
+        lines = [json.loads(l) for l in self.out.rest().splitlines()]
+        return lines, self.err.rest()
+
+
+def sysfs_choice(path):
+    """The [chosen] word of a sysfs policy file, None without it."""
+    try:
+        with open(path) as f:
+            m = re.search(r"\[(\S+)\]", f.read())
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
+@pytest.mark.exact('refault bytes (THP)', a='hintstat host (pagemap scan)',
+                   b="the stand-in's smaps Rss growth across its touches",
+                   independent=True, why="the kernel's Rss vs pagemap entries")
+def test_thp_refault_counts_the_whole_huge_page():
+    """A byte touched in a discarded 2 MiB range of THP-backed RAM maps a
+    huge page again: 2 MiB resident again, not one 4 KiB fault."""
+    thp = sysfs_choice("/sys/kernel/mm/transparent_hugepage/enabled")
+    if thp not in ("always", "madvise"):
+        pytest.skip(f"THP unavailable: transparent_hugepage/enabled is {thp}")
+    n, k, host = 4, 2, None
+    with RamVmm("thp") as vmm:
+        huge = smaps_of(vmm.pid, vmm.addr).get("AnonHugePages", 0) * 1024
+        if huge < RAM_MIB * MIB:
+            pytest.skip(f"THP did not back the guest RAM: {huge} of "
+                        f"{RAM_MIB * MIB} bytes in huge pages")
+        try:
+            host = HostRun(vmm)
+            vmm.do(*(f"dontneed {i * 2 * HUGE} {HUGE}" for i in range(n)))
+            host.until("the discards", lambda t: t["discarded_bytes"] == n * HUGE)
+            before = smaps_of(vmm.pid, vmm.addr)
+            vmm.do(*(f"touch {i * 2 * HUGE + 12345}" for i in range(k)))
+            after = smaps_of(vmm.pid, vmm.addr)
+            grown = (after["Rss"] - before["Rss"]) * 1024
+            t = host.until(f"{grown} refault bytes",
+                           lambda t: t["refault_bytes"] >= grown)
+            lines, err = host.finish(vmm)
+        finally:
+            kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    assert t["refault_bytes"] == grown
+    assert lines[-1]["total"]["refault_bytes"] == grown
+    assert sum(o["refault_bytes"] for o in lines) == grown
+    if (after["AnonHugePages"] - before["AnonHugePages"]) * 1024 != k * HUGE:
+        pytest.skip("THP did not back the refaulted ranges (4 KiB pages); "
+                    f"refault bytes equal the Rss growth, {grown}")
+    assert grown == k * HUGE
+
+
+@pytest.mark.exact('refault bytes (memfd)', a='hintstat host (pagemap scan)',
+                   b="the stand-in's touches and its smaps Rss growth",
+                   independent=True, why="the kernel's Rss vs pagemap entries")
+def test_memfd_punched_holes_refault():
+    """Shared memfd RAM, discarded by fallocate(PUNCH_HOLE) on the fd the
+    VMM keeps open: the holes are discarded guest RAM, and the pages
+    written again in them are resident again."""
+    host = None
+    punches = [(0, MIB), (8 * MIB, MIB), (20 * MIB, 2 * MIB)]
+    touches = [0, 4096, 5 * 4096, 8 * MIB + 65536, 21 * MIB + 4096,
+               21 * MIB + 8192]
+    with RamVmm("memfd") as vmm:
+        try:
+            host = HostRun(vmm)
+            vmm.do(*(f"punch {o} {n}" for o, n in punches))
+            host.until("the punches", lambda t: t["discarded_bytes"] == 4 * MIB)
+            before = vmm.rss_kb()
+            vmm.do(*(f"touch {o}" for o in touches))
+            grown = (vmm.rss_kb() - before) * 1024
+            t = host.until(f"{grown} refault bytes",
+                           lambda t: t["refault_bytes"] >= grown)
+            lines, err = host.finish(vmm)
+        finally:
+            kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    assert "(file-backed)" in err
+    assert lines[0]["ram_file"] is True
+    assert t["punched_bytes"] == t["discarded_bytes"] == 4 * MIB
+    assert t["punch_calls"] == 3 and t["madvised_bytes"] == 0
+    assert t["refault_bytes"] == grown
+    assert lines[-1]["total"]["refault_bytes"] == grown
+    shmem = sysfs_choice("/sys/kernel/mm/transparent_hugepage/shmem_enabled")
+    if shmem in (None, "never", "deny", "advise"):
+        assert grown == len(touches) * 4096
+
+
+def test_a_page_refaulted_twice_counts_twice():
+    """Discarded, touched, discarded and touched again, the two touches
+    in different intervals: 8 KiB resident again, 4 KiB in each."""
+    host = None
+    with RamVmm("4k") as vmm:
+        try:
+            host = HostRun(vmm)
+            for i in (1, 2):
+                vmm.do("dontneed 8192 4096")
+                host.until(f"discard {i}",
+                           lambda t: t["discarded_bytes"] == i * 4096)
+                vmm.do("touch 8192")
+                host.until(f"refault {i}",
+                           lambda t: t["refault_bytes"] == i * 4096)
+            lines, err = host.finish(vmm)
+        finally:
+            kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    assert lines[-1]["total"]["refault_bytes"] == 2 * 4096
+    assert [o["refault_bytes"] for o in lines if o["refault_bytes"]] == \
+        [4096, 4096]
+    assert "(1 pages) refaulted" not in err and "(2 pages) refaulted" in err
+
+
+def test_unreadable_pagemap_is_unknown_not_zero():
+    """pagemap hidden (here /dev/null bound over it in a mount namespace
+    of its own): the refault figure is null, "-" and absent from the
+    Prometheus file, never 0, and stderr says why once."""
+    with FakeVmm() as vmm:
+        pagemap = f"/proc/{vmm.pid}/pagemap"
+        for mode in ("-j", "--prom"):
+            extra = [mode] if mode == "-j" else []
+            prom = f"/tmp/pagehint-refault-{vmm.pid}.prom"
+            cmd = [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid),
+                   "--ram", f"{RAM_MIB}M", "--prom", prom, *extra, "0.1", "2"]
+            p = subprocess.run(
+                [need(shutil.which("unshare") or "/usr/bin/unshare",
+                      "util-linux"), "-m", "sh", "-c",
+                 f'mount --bind /dev/null {pagemap} && exec "$@"', "sh", *cmd],
+                capture_output=True, text=True, timeout=60)
+            try:
+                metrics = open(prom).read()
+            finally:
+                if os.path.exists(prom):
+                    os.unlink(prom)
+            assert p.returncode == 0, p.stderr
+            why = [l for l in p.stderr.splitlines()
+                   if l.startswith("hintstat: refaults unknown")]
+            assert why == [f"hintstat: refaults unknown: cannot read "
+                           f"{pagemap}: short read"], p.stderr
+            assert "; refaults unknown; RSS" in p.stderr
+            assert "pagehint_host_refault_bytes_total" not in metrics
+            if mode == "-j":
+                lines = [json.loads(l) for l in p.stdout.splitlines()]
+                assert len(lines) == 2
+                for o in lines:
+                    assert o["refault_bytes"] is None
+                    assert o["total"]["refault_bytes"] is None
+                    assert o["refault_scan_ns"] is None
+            else:
+                rows = [l.split() for l in p.stdout.splitlines()
+                        if l.strip() and not l.lstrip().startswith("DISC")]
+                assert len(rows) == 2 and all(r[6] == "-" for r in rows), \
+                    p.stdout

@@ -6,7 +6,8 @@
  * mapping, attaches bpf/hintstat_host.bpf.c to the syscall and fault
  * tracepoints, and prints every interval the bytes discarded inside guest
  * RAM, the discard latency, what the VMM discarded outside guest RAM, the
- * refaults of discarded pages and the VMM's RSS. With --guest SOCKET it
+ * bytes of discarded guest RAM resident again (from the VMM's pagemap)
+ * and the VMM's RSS. With --guest SOCKET it
  * reads the JSON lines the guest's hintstat writes to a virtio-serial
  * port and shows the guest's hinted bytes next to the host's discards,
  * flagging bytes the host did not discard.
@@ -15,6 +16,8 @@
 #include <argp.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -78,6 +82,23 @@ static const char *divergence_reason;
 static struct hh_state cur_state;
 static unsigned long long cur_rss;
 
+/*
+ * The refault figure: discarded pages (the BPF bitmap, mmapped) that the
+ * VMM's page tables map again (/proc/PID/pagemap). ok is false, and why
+ * says why, when pagemap or the bitmap cannot be read: the figure is
+ * then unknown ("-", null), never 0.
+ */
+static struct refault_scan {
+	int fd;				/* /proc/PID/pagemap */
+	unsigned long long *bm;		/* the bitmap, mmapped */
+	size_t bm_len;			/* its mapping's length */
+	unsigned long long words;	/* bitmap words */
+	bool ok;
+	char why[160];
+	unsigned long long total;	/* bytes resident again since attach */
+	unsigned long long ns, pages;	/* the latest scan's cost */
+} rs = { .fd = -1 };
+
 const char host_doc[] =
 "Show what the VMM does with the free pages its guest reports.\n"
 "\n"
@@ -91,10 +112,12 @@ const char host_doc[] =
 "madvise(MADV_DONTNEED|MADV_REMOVE|MADV_FREE) and fallocate(PUNCH_HOLE)\n"
 "calls inside its guest-RAM mapping (found in /proc/PID/maps from the\n"
 "memory size on its command line, or --ram), their latency, what it\n"
-"discards outside guest RAM (its own heap), the page faults on guest RAM\n"
-"that hit a discarded page (refaults) and its RSS. Without -p it looks\n"
-"for QEMU, Firecracker and Cloud Hypervisor processes (or NAME) and\n"
-"lists them when several match.\n"
+"discards outside guest RAM (its own heap), the bytes of discarded guest\n"
+"RAM that are resident again (refaults: every interval, the discarded\n"
+"pages the VMM's /proc/PID/pagemap shows present or swapped; unknown,\n"
+"'-' or null, when pagemap cannot be read) and its RSS. Without -p it\n"
+"looks for QEMU, Firecracker and Cloud Hypervisor processes (or NAME)\n"
+"and lists them when several match.\n"
 "\n"
 "--guest SOCKET reads the JSON lines the guest's hintstat -j writes to a\n"
 "virtio-serial port (QEMU: -chardev socket,id=hs,path=SOCKET,server=on,\n"
@@ -357,9 +380,10 @@ static int find_ram(struct hintstat_host_bpf *obj, unsigned long long size)
 	file[0] = '\0';
 	while (fgets(line, sizeof(line), f) && n < HH_MAX_RANGES) {
 		char name[PATH_MAX] = "";
+		unsigned long long off = 0;
 
-		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %4095[^\n]", &lo,
-			   &hi, name) < 2 || hi - lo != size)
+		if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %4095[^\n]", &lo,
+			   &hi, &off, name) < 3 || hi - lo != size)
 			continue;
 		if (name[0] == '[')
 			continue;
@@ -370,6 +394,11 @@ static int find_ram(struct hintstat_host_bpf *obj, unsigned long long size)
 		if (name[0] && !file[0]) {
 			snprintf(file, sizeof(file), "%s", name);
 			ram_file = true;
+		}
+		/* A punch at file offset X discards lo + X - off here. */
+		if (name[0] && !strcmp(name, file)) {
+			obj->bss->ranges[n].file_off = off;
+			obj->bss->ranges[n].file = 1;
 		}
 		n++;
 	}
@@ -423,6 +452,179 @@ static long long vmm_rss(void)
 	if (!p)
 		return -1;
 	return strtoll(p + 7, NULL, 10) * 1024;
+}
+
+/* pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAPPED	(1ULL << 62)
+/* Bitmap words per pread: 64 pages each, 32 KiB of pagemap at most. */
+#define SCAN_RUN_WORDS	64
+
+/* The refault figure is unknown from now on; say why, once. */
+static void refault_off(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rs.why, sizeof(rs.why), fmt, ap);
+	va_end(ap);
+	rs.ok = false;
+	fprintf(stderr, "hintstat: refaults unknown: %s\n", rs.why);
+}
+
+/* Map the discard bitmap and open the VMM's pagemap: rs.ok, or why not. */
+static void refault_open(struct hintstat_host_bpf *obj)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned long long e, va = obj->bss->ranges[0].lo;
+	char path[64];
+	ssize_t n;
+
+	rs.words = bpf_map__max_entries(obj->maps.discarded);
+	rs.bm_len = (rs.words * sizeof(*rs.bm) + pg - 1) / pg * pg;
+	rs.bm = mmap(NULL, rs.bm_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     bpf_map__fd(obj->maps.discarded), 0);
+	if (rs.bm == MAP_FAILED) {
+		rs.bm = NULL;
+		refault_off("cannot mmap the discard bitmap: %s",
+			    strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", target.pid);
+	rs.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rs.fd < 0) {
+		refault_off("cannot open %s: %s", path, strerror(errno));
+		return;
+	}
+	/* One entry of guest RAM: what the scans will read. */
+	n = pread(rs.fd, &e, sizeof(e), (va >> HH_PAGE_SHIFT) * sizeof(e));
+	if (n != sizeof(e)) {
+		refault_off("cannot read %s: %s", path,
+			    n < 0 ? strerror(errno) : "short read");
+		return;
+	}
+	rs.ok = true;
+}
+
+/* The bits of bitmap word w that stand for pages [p0, p1). */
+static unsigned long long word_mask(unsigned long long w,
+				    unsigned long long p0,
+				    unsigned long long p1)
+{
+	unsigned long long lo = w << 6, hi = lo + 64;
+
+	if (lo < p0)
+		lo = p0;
+	if (hi > p1)
+		hi = p1;
+	if (lo >= hi)
+		return 0;
+	return hi - lo == 64 ? ~0ULL : ((1ULL << (hi - lo)) - 1) << (lo & 63);
+}
+
+/*
+ * Pages [p0, p1) of range r (at most SCAN_RUN_WORDS words): take their
+ * bits, read their pagemap entries in one pread, count those present or
+ * swapped as resident again and put back the bits of the others. Taking
+ * the bits before reading means a discard racing with the scan is never
+ * lost: its sys_exit sets the bit again, or its page reads absent and
+ * the bit goes back. 0, or -errno when pagemap could not be read.
+ */
+static int scan_run(const struct hh_range *r, unsigned long long p0,
+		    unsigned long long p1)
+{
+	static unsigned long long pm[SCAN_RUN_WORDS * 64];
+	unsigned long long taken[SCAN_RUN_WORDS + 1], w, w0 = p0 >> 6, m, keep;
+	unsigned long long va = r->lo + ((p0 - r->first_page) << HH_PAGE_SHIFT);
+	size_t len = (p1 - p0) * sizeof(pm[0]);
+	bool read_ok;
+	ssize_t n;
+	int err, b;
+
+	for (w = w0; w <= (p1 - 1) >> 6; w++) {
+		m = word_mask(w, p0, p1);
+		taken[w - w0] = __atomic_fetch_and(&rs.bm[w], ~m,
+						   __ATOMIC_SEQ_CST) & m;
+	}
+	n = pread(rs.fd, pm, len, (va >> HH_PAGE_SHIFT) * sizeof(pm[0]));
+	err = n < 0 ? -errno : 0;
+	read_ok = n == (ssize_t)len;
+	for (w = w0; w <= (p1 - 1) >> 6; w++) {
+		keep = 0;
+		for (b = 0; b < 64; b++) {
+			if (!(taken[w - w0] & (1ULL << b)))
+				continue;
+			if (read_ok && (pm[(w << 6) + b - p0] &
+					(PM_PRESENT | PM_SWAPPED)))
+				rs.total += 1ULL << HH_PAGE_SHIFT;
+			else
+				keep |= 1ULL << b;
+		}
+		if (keep)
+			__atomic_fetch_or(&rs.bm[w], keep, __ATOMIC_SEQ_CST);
+	}
+	rs.pages += p1 - p0;
+	return read_ok ? 0 : err ? err : -EIO;
+}
+
+/* The marked pages of range r, below bitmap page limit, run by run. */
+static int scan_range(const struct hh_range *r, unsigned long long limit)
+{
+	unsigned long long end, p0, p1, w, w1;
+	int err;
+
+	end = r->first_page + ((r->hi - r->lo) >> HH_PAGE_SHIFT);
+	if (end > limit)
+		end = limit;
+	if (end > rs.words * 64)
+		end = rs.words * 64;
+	for (p0 = r->first_page; p0 < end; p0 = p1) {
+		w = p0 >> 6;
+		p1 = (w + 1) << 6;
+		if (__atomic_load_n(&rs.bm[w], __ATOMIC_RELAXED) &
+		    word_mask(w, p0, end)) {
+			/* Only words with bits set: a pread per run of them. */
+			for (w1 = w + 1; w1 < w + SCAN_RUN_WORDS &&
+			     (w1 << 6) < end &&
+			     __atomic_load_n(&rs.bm[w1], __ATOMIC_RELAXED); w1++)
+				;
+			p1 = w1 << 6;
+			err = scan_run(r, p0, p1 < end ? p1 : end);
+			if (err)
+				return err;
+		}
+		if (p1 > end)
+			p1 = end;
+	}
+	return 0;
+}
+
+/* One scan of the bitmap against pagemap, timed. */
+static void refault_scan(struct hintstat_host_bpf *obj)
+{
+	unsigned long long limit = obj->bss->bitmap_pages;
+	double t0 = hs_now_mono();
+	int i, err = 0;
+
+	rs.pages = 0;
+	for (i = 0; i < HH_MAX_RANGES && !err; i++)
+		if (obj->bss->ranges[i].hi > obj->bss->ranges[i].lo)
+			err = scan_range(&obj->bss->ranges[i], limit);
+	rs.ns = (unsigned long long)((hs_now_mono() - t0) * 1e9);
+	/* A VMM that just exited reads empty: the loop ends, no error. */
+	if (err && vmm_rss() >= 0)
+		refault_off("cannot read /proc/%d/pagemap: %s", target.pid,
+			    strerror(-err));
+}
+
+static void refault_close(void)
+{
+	if (rs.bm)
+		munmap(rs.bm, rs.bm_len);
+	if (rs.fd >= 0)
+		close(rs.fd);
+	rs.bm = NULL;
+	rs.fd = -1;
 }
 
 static void detach_all(void)
@@ -666,14 +868,18 @@ static void json_totals(FILE *f, const struct hh_totals *t)
 		"\"punched_bytes\":%llu,\"punch_calls\":%llu,"
 		"\"outside_bytes\":%llu,\"outside_calls\":%llu,"
 		"\"punched_other_bytes\":%llu,\"errors\":%llu,"
-		"\"faults\":%llu,\"refaults\":%llu,\"refault_bytes\":%llu,"
-		"\"kvm_faults\":%llu,\"untracked_pages\":%llu",
+		"\"user_faults\":%llu,\"kvm_faults\":%llu,"
+		"\"untracked_pages\":%llu,\"refault_bytes\":",
 		discarded(t), discard_calls(t), t->madv_bytes, t->madv_calls,
 		t->madv_dontneed_bytes, t->madv_remove_bytes, t->madv_free_bytes,
 		t->punch_bytes, t->punch_calls, t->outside_bytes,
 		t->outside_calls, t->punch_other_bytes, t->errors, t->faults,
-		t->refaults, t->refaults << HH_PAGE_SHIFT, t->kvm_faults,
-		t->untracked_pages);
+		t->kvm_faults, t->untracked_pages);
+	/* Unknown is null, never 0. */
+	if (rs.ok)
+		fprintf(f, "%llu", t->refault_bytes);
+	else
+		fprintf(f, "null");
 }
 
 static void json_guest(FILE *f)
@@ -712,7 +918,14 @@ static void print_json(const struct hh_state *iv, const struct hh_state *tot,
 	printf(",\"ram_bytes\":%llu,\"ram_file\":%s,\"ts\":%.6f,\"interval_s\":%.6f,",
 	       ram_total, ram_file ? "true" : "false", ts, secs);
 	json_totals(stdout, &iv->totals);
-	printf(",\"rss_bytes\":%llu,\"hist\":{\"discard_ns\":", cur_rss);
+	printf(",\"rss_bytes\":%llu,", cur_rss);
+	/* The latest pagemap scan's cost; live only. */
+	if (rs.ok && rs.bm)
+		printf("\"refault_scan_ns\":%llu,\"refault_scan_pages\":%llu,",
+		       rs.ns, rs.pages);
+	else
+		printf("\"refault_scan_ns\":null,\"refault_scan_pages\":null,");
+	printf("\"hist\":{\"discard_ns\":");
 	hs_json_hist(stdout, h);
 	printf("},\"percentiles\":{\"discard_ns\":{\"p50\":");
 	if (hs_percentile(h, 50, &v))
@@ -748,17 +961,20 @@ static void print_table(const struct hh_state *iv, double secs,
 			const char *clock)
 {
 	const struct hh_totals *t = &iv->totals;
-	char p50[16], p99[16];
+	char p50[16], p99[16], refault[16] = "-";
 
 	fmt_percentiles(discard_hist(iv), p50, p99);
+	if (rs.ok)
+		snprintf(refault, sizeof(refault), "%.1f",
+			 t->refault_bytes / MIB);
 	if (clock)
 		printf("%s\n", clock);
-	printf("%9s %8s %6s %7s %7s %7s %7s %8s%s\n", "DISC_MiB", "MiB/s",
-	       "CALLS", "p50", "p99", "OUT_MiB", "REFAULT", "RSS_MiB",
+	printf("%9s %8s %6s %7s %7s %7s %8s %8s%s\n", "DISC_MiB", "MiB/s",
+	       "CALLS", "p50", "p99", "OUT_MiB", "RFLT_MiB", "RSS_MiB",
 	       env.guest ? " GUEST_MiB" : "");
-	printf("%9.1f %8.1f %6llu %7s %7s %7.1f %7llu %8.1f", discarded(t) / MIB,
+	printf("%9.1f %8.1f %6llu %7s %7s %7.1f %8s %8.1f", discarded(t) / MIB,
 	       secs > 0 ? discarded(t) / MIB / secs : 0.0, discard_calls(t),
-	       p50, p99, t->outside_bytes / MIB, t->refaults, cur_rss / MIB);
+	       p50, p99, t->outside_bytes / MIB, refault, cur_rss / MIB);
 	if (env.guest && gs.p.seen)
 		printf(" %9.1f", gs.p.hinted / MIB);
 	else if (env.guest)
@@ -795,11 +1011,14 @@ static void print_prom(FILE *f, const void *arg)
 			t->outside_bytes);
 	hs_prom_counter(f, "pagehint_host_discard_errors_total",
 			"Discard calls on guest RAM that failed.", t->errors);
-	hs_prom_counter(f, "pagehint_host_faults_total",
-			"User page faults of the VMM on guest RAM.", t->faults);
-	hs_prom_counter(f, "pagehint_host_refaults_total",
-			"Page faults on guest RAM pages discarded before.",
-			t->refaults);
+	hs_prom_counter(f, "pagehint_host_user_faults_total",
+			"User page faults of the VMM on guest RAM (not KVM's; one per THP).",
+			t->faults);
+	/* Left out while unknown: a 0 would claim no refaults. */
+	if (rs.ok)
+		hs_prom_counter(f, "pagehint_host_refault_bytes_total",
+				"Bytes of discarded guest RAM the VMM maps again (its pagemap shows them present or swapped).",
+				t->refault_bytes);
 	hs_prom_head(f, "pagehint_host_rss_bytes", "gauge",
 		     "Resident set size of the VMM.");
 	fprintf(f, "pagehint_host_rss_bytes %llu\n", cur_rss);
@@ -824,14 +1043,18 @@ static void summary(const struct hh_state *tot, long long rss_first,
 		    long long rss_max, double secs)
 {
 	const struct hh_totals *t = &tot->totals;
-	char p50[16], p99[16];
+	char p50[16], p99[16], refault[64] = "refaults unknown";
 
 	fmt_percentiles(discard_hist(tot), p50, p99);
-	fprintf(stderr, "hintstat: summary over %.1f s: discarded %.1f MiB of guest RAM in %llu calls (p50 %s, p99 %s), %llu failed; %.1f MiB outside guest RAM in %llu calls; %llu refaults (%.1f MiB); RSS %.1f MiB at start, %.1f MiB max\n",
+	if (rs.ok)
+		snprintf(refault, sizeof(refault),
+			 "%.1f MiB (%llu pages) refaulted",
+			 t->refault_bytes / MIB,
+			 t->refault_bytes >> HH_PAGE_SHIFT);
+	fprintf(stderr, "hintstat: summary over %.1f s: discarded %.1f MiB of guest RAM in %llu calls (p50 %s, p99 %s), %llu failed; %.1f MiB outside guest RAM in %llu calls; %s; RSS %.1f MiB at start, %.1f MiB max\n",
 		secs, discarded(t) / MIB, discard_calls(t), p50, p99, t->errors,
-		t->outside_bytes / MIB, t->outside_calls, t->refaults,
-		(t->refaults << HH_PAGE_SHIFT) / MIB, rss_first / MIB,
-		rss_max / MIB);
+		t->outside_bytes / MIB, t->outside_calls, refault,
+		rss_first / MIB, rss_max / MIB);
 	if (gs.p.seen)
 		fprintf(stderr, "hintstat: while the guest streamed: guest hinted %.1f MiB, host discarded %.1f MiB, %.1f MiB not discarded%s%s\n",
 			gs.p.hinted / MIB, (gs.p.host_at - gs.p.host_base) / MIB,
@@ -863,6 +1086,30 @@ static void rec_user(unsigned int type, double t, unsigned long long bytes,
 }
 
 /*
+ * The interval's pagemap scan (skipped once the VMM is gone: its pagemap
+ * reads empty) and, when recording, its bytes as a refault record.
+ */
+static void refault_interval(struct hintstat_host_bpf *obj, double t,
+			     bool vmm_alive)
+{
+	unsigned long long before = rs.total;
+
+	if (!rs.ok)
+		return;
+	if (vmm_alive)
+		refault_scan(obj);
+	if (rs.ok)
+		rec_user(HH_EV_REFAULT, t, rs.total - before, 0, false);
+}
+
+/* What the BPF side counted, with the refaults user space counts. */
+static void take_state(const struct hintstat_host_bpf *obj)
+{
+	cur_state = obj->bss->hst;
+	cur_state.totals.refault_bytes = rs.total;
+}
+
+/*
  * host record -o FILE: the header (mode host; the VMM's name in the
  * first zone-name slot), then the VMM record. 0, or 1 after a message.
  */
@@ -888,6 +1135,7 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 	ram_total = r->ram_bytes;
 	ram_file = r->ram_file;
 	cur_rss = r->rss_last;
+	rs.ok = r->refault_known;
 	hs_opt.hist = hist;
 	if (json) {
 		print_json(&r->host, &r->host, r->end_ns / 1e9, secs, NULL);
@@ -966,6 +1214,7 @@ int hs_host_main(int argc, char **argv)
 	obj = load_host(size);
 	if (!obj)
 		return 1;
+	refault_open(obj);
 	if (env.guest) {
 		hs_gstream_init(&gs.p, ram_total);
 		err = guest_connect(env.guest);
@@ -1034,7 +1283,7 @@ int hs_host_main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
-			cur_state = obj->bss->hst;
+			take_state(obj);
 			guest_read(discarded(&cur_state.totals));
 			hs_http_serve(&http, print_prom, &cur_state);
 			continue;
@@ -1042,9 +1291,10 @@ int hs_host_main(int argc, char **argv)
 		/* An error here shows as dropped events in the record. */
 		if (rb)
 			(void)ring_buffer__consume(rb);
-		cur_state = obj->bss->hst;
-		guest_read(discarded(&cur_state.totals));
 		rss = vmm_rss();
+		refault_interval(obj, t, rss >= 0);
+		take_state(obj);
+		guest_read(discarded(&cur_state.totals));
 		if (rss < 0) {
 			vmm_gone = true;
 		} else {
@@ -1117,6 +1367,7 @@ cleanup:
 	hs_http_close(&http);
 	if (gs.fd >= 0)
 		close(gs.fd);
+	refault_close();
 	detach_all();
 	hintstat_host_bpf__destroy(obj);
 	return rc;

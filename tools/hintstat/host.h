@@ -21,6 +21,7 @@
 #define HH_MADV_DONTNEED	4
 #define HH_MADV_REMOVE		9
 #define HH_FALLOC_PUNCH_HOLE	0x02
+#define HH_ENOMEM		12
 
 enum hh_hist_id {
 	HH_HIST_MADVISE,	/* madvise on guest RAM, sys_enter -> sys_exit */
@@ -32,6 +33,8 @@ struct hh_range {
 	unsigned long long lo;		/* [lo, hi) in the VMM's address space */
 	unsigned long long hi;
 	unsigned long long first_page;	/* its first bit in the page bitmap */
+	unsigned long long file_off;	/* file-backed: offset of lo in the file */
+	unsigned long long file;	/* 1: a mapping of the RAM file */
 };
 
 struct hh_totals {
@@ -51,9 +54,10 @@ struct hh_totals {
 	unsigned long long punch_other_bytes;
 	/* discard calls on guest RAM the kernel failed */
 	unsigned long long errors;
-	/* user page faults on guest RAM; those on a page discarded before */
+	/* user page faults on guest RAM (not KVM's, one per THP) */
 	unsigned long long faults;
-	unsigned long long refaults;
+	/* bytes of discarded guest RAM found resident again (pagemap) */
+	unsigned long long refault_bytes;
 	/* KVM: kvm_page_fault events of the VMM (no address filter) */
 	unsigned long long kvm_faults;
 	/* discarded pages past the bitmap (never counted as refaults) */
@@ -73,9 +77,12 @@ struct hh_state {
  *   outside:     bytes of a discard outside guest RAM
  *   punch_other: bytes punched in another file
  *   error:       a discard call on guest RAM failed, err = its return
- *   fault:       flag = 1 when the page had been discarded (a refault)
+ *   fault:       a user page fault on guest RAM (flag unused, 0)
  *   kvm_fault:   a kvm_page_fault of the VMM
  *   untracked:   bytes = discarded pages past the refault bitmap
+ *   refault:     bytes of discarded guest RAM found resident again by
+ *                one pagemap scan (user space, every interval while
+ *                pagemap can be read)
  *   rss:         bytes = the VMM's RSS (written by user space)
  *   vmm:         a = pid, bytes = guest RAM size, flag = RAM is a file
  *                (user space, the first record)
@@ -91,6 +98,7 @@ enum hh_event_type {
 	HH_EV_UNTRACKED,
 	HH_EV_RSS,
 	HH_EV_VMM,
+	HH_EV_REFAULT,
 	HH_EV_END_TYPES,
 };
 

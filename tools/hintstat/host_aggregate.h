@@ -46,8 +46,9 @@ static __always_inline void hh_account(struct hh_state *st,
 		break;
 	case HH_EV_FAULT:
 		HS_ADD(&t->faults, 1);
-		if (e->flag)
-			HS_ADD(&t->refaults, 1);
+		break;
+	case HH_EV_REFAULT:
+		HS_ADD(&t->refault_bytes, e->bytes);
 		break;
 	case HH_EV_KVM_FAULT:
 		HS_ADD(&t->kvm_faults, 1);

@@ -176,15 +176,29 @@ static bool terminated(const char *s, size_t len)
 	return memchr(s, '\0', len) != NULL;
 }
 
+/* bad_record() of a host record. */
+static const char *bad_host_record(const struct hs_event *e)
+{
+	if (e->type < HH_EV_DISCARD || e->type >= HH_EV_END_TYPES)
+		return "unknown record type";
+	if (e->flag > 1)
+		return "flag not 0 or 1";
+	/* A scan counts whole 4 KiB pages, and nothing else. */
+	if (e->type == HH_EV_REFAULT &&
+	    ((e->bytes & ((1ULL << HH_PAGE_SHIFT) - 1)) || e->ns || e->c64 ||
+	     e->a || e->b || e->c || e->err || e->zone || e->order || e->mt ||
+	     e->flag))
+		return "a refault record with more than whole pages";
+	return "";
+}
+
 /* What a record the writer could have made looks like; "" if fine. */
 static const char *bad_record(const struct hs_event *e, bool host)
 {
 	if (!zeroes(e->pad, sizeof(e->pad)))
 		return "non-zero padding";
 	if (host && e->type != HS_REC_DROPPED && e->type != HS_REC_END)
-		return e->type < HH_EV_DISCARD || e->type >= HH_EV_END_TYPES ?
-		       "unknown record type" : e->flag > 1 ?
-		       "flag not 0 or 1" : "";
+		return bad_host_record(e);
 	if (e->type == HS_REC_DROPPED || e->type == HS_REC_END)
 		return zeroes(&e->ns, offsetof(struct hs_event, type) -
 			      offsetof(struct hs_event, ns)) &&
@@ -213,6 +227,11 @@ static void replay_host(struct hs_replay *r, const struct hs_event *e)
 		r->pid = e->a;
 		r->ram_bytes = e->bytes;
 		r->ram_file = e->flag;
+		break;
+	case HH_EV_REFAULT:
+		/* Written every interval while pagemap could be read. */
+		r->refault_known = true;
+		hh_account(&r->host, e);
 		break;
 	default:
 		hh_account(&r->host, e);

@@ -48,6 +48,7 @@ struct hs_replay {
 	unsigned long long ram_bytes;
 	unsigned int pid;
 	bool ram_file;
+	bool refault_known;	/* HH_EV_REFAULT records: pagemap was read */
 	char err[320];			/* why the file was refused */
 };
 
