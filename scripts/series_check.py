@@ -70,7 +70,9 @@ def touched_objects(patch):
 def check(n, patch):
     """One prefix: {patch, subject, w1, build_s, boot_s, error}."""
     with open(os.path.join(TOP, "kernel", patch)) as f:
-        subject = re.search(r"^Subject: (?:\[PATCH[^]]*\] )?(.+)$", f.read(), re.M)[1]
+        # A long Subject: is folded over several lines.
+        subject = re.search(r"^Subject: (?:\[PATCH[^]]*\] )?(.+(?:\n .+)*)$",
+                            f.read(), re.M)[1].replace("\n", "")
     res = {"n": n, "patch": patch, "subject": subject, "error": None}
     apply(patch)
     t0 = time.monotonic()
