@@ -20,15 +20,16 @@ def series():
         return [l.strip() for l in f if l.strip() and not l.startswith("#")]
 
 
-@pytest.mark.timeout(3600)
 def test_every_prefix_builds_w1_clean_and_boots():
+    """Cold (no ccache) the check took 1542 s here, warm about 12 min;
+    within the vm marker's limit (conftest.VM_TIMEOUT_S)."""
     need(KERNEL, "make kernel")
     need(INITRD, "make guest")
     out = os.path.join(BUILD, "series-check.json")
     p = subprocess.run(["/usr/bin/python3",
                         os.path.join(TOP, "scripts", "series_check.py"),
                         "--out", out], capture_output=True, text=True,
-                       timeout=3500)
+                       timeout=2300)
     print(p.stdout, p.stderr)
     with open(out) as f:
         report = json.load(f)
