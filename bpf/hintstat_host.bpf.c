@@ -24,7 +24,9 @@ const volatile bool stream_events = false;
 
 /* Set by user space after load, before attach. */
 struct hh_range ranges[HH_MAX_RANGES] = {};
-int ram_fds[HH_MAX_FDS] = { -1, -1, -1, -1 };
+/* The VMM's fds on RAM files, and the file (hh_range.file) of each. */
+int ram_fds[HH_MAX_FDS] = {};
+__u32 ram_fd_file[HH_MAX_FDS] = {};
 __u64 bitmap_pages = 0;
 
 struct hh_state hst = {};
@@ -64,7 +66,7 @@ struct hh_pending {
 	__u64 start;	/* madvise: address; fallocate: file offset */
 	__u64 len;
 	__u32 call;
-	__u32 advice;	/* madvise: behavior; fallocate: 1 on a RAM fd */
+	__u32 advice;	/* madvise: behavior; fallocate: its RAM file, 0: none */
 };
 
 struct {
@@ -203,11 +205,11 @@ static __always_inline __u64 account_range(__u64 start, __u64 len, bool mark)
 }
 
 /*
- * A hole punched in the RAM file at [off, off + len): mark the pages of
- * every mapping of the file that shows that part of it (a file range maps
- * to an address range through the mapping's file offset).
+ * A hole punched in RAM file `file` at [off, off + len): mark the pages of
+ * every mapping of that file that shows that part of it (a file range
+ * maps to an address range through the mapping's file offset).
  */
-static __always_inline void mark_file_range(__u64 off, __u64 len)
+static __always_inline void mark_file_range(__u64 off, __u64 len, __u32 file)
 {
 	__u64 lo, hi, end = off + len;
 	int i;
@@ -216,7 +218,7 @@ static __always_inline void mark_file_range(__u64 off, __u64 len)
 		struct hh_range *r = &ranges[i];
 		__u64 f1 = r->file_off + (r->hi - r->lo);
 
-		if (r->hi <= r->lo || !r->file)
+		if (r->hi <= r->lo || r->file != file)
 			continue;
 		lo = off > r->file_off ? off : r->file_off;
 		hi = end < f1 ? end : f1;
@@ -248,9 +250,10 @@ int hh_fallocate_enter(struct hh_sys_enter *ctx)
 
 	if (!is_vmm() || !(ctx->args[1] & HH_FALLOC_PUNCH_HOLE))
 		return 0;
+	/* ram: the RAM file fd is open on (1..), 0 for any other file. */
 	for (i = 0; i < HH_MAX_FDS; i++)
-		if (ram_fds[i] >= 0 && ram_fds[i] == fd)
-			ram = 1;
+		if (ram_fd_file[i] && ram_fds[i] == fd)
+			ram = ram_fd_file[i];
 	begin(HH_CALL_PUNCH, ctx->args[2], ctx->args[3], ram);
 	return 0;
 }
@@ -271,7 +274,7 @@ static __always_inline void mark_discarded(const struct hh_pending *p,
 {
 	if (p->call == HH_CALL_PUNCH) {
 		if (!ret && p->advice)
-			mark_file_range(p->start, p->len);
+			mark_file_range(p->start, p->len, p->advice);
 		return;
 	}
 	if ((!ret || ret == -HH_ENOMEM) && p->advice != HH_MADV_FREE)

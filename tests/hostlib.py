@@ -199,9 +199,13 @@ class GuestStream:
 # fills its RAM, prints "ready ADDR", then answers each command with "ok":
 # "dontneed OFF LEN", "punch OFF LEN" (fallocate PUNCH_HOLE|KEEP_SIZE on
 # the memfd), "touch OFF" (writes one byte), "fill OFF LEN", "exit".
+# Several RAM blocks (sizes "A,B,..."; a memfd each, as QEMU's memory
+# backends are): "ready ADDR,ADDR,...", and OFF counts through the
+# blocks one after the other, as guest-physical addresses would;
+# "plug SIZE" maps one more block and says "plugged ADDR" before its ok.
 RAM_VMM = r'''
 import ctypes, mmap, os, sys
-kind, size = sys.argv[1], int(sys.argv[2])
+kind, sizes = sys.argv[1], [int(x) for x in sys.argv[2].split(",")]
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
@@ -212,32 +216,56 @@ libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
 libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long,
                            ctypes.c_long]
 HUGE, RW = 2 << 20, mmap.PROT_READ | mmap.PROT_WRITE
-fd = -1
-if kind == "memfd":
-    fd = os.memfd_create("guest-ram", 0)
-    os.ftruncate(fd, size)
-    ram = libc.mmap(None, size, RW, mmap.MAP_SHARED, fd, 0)
-else:
-    # PROT_NONE around it: a mapping of its own, 2 MiB aligned.
-    base = libc.mmap(None, size + 2 * HUGE, 0,
-                     mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
-    ram = (base + HUGE) & ~(HUGE - 1)
-    assert libc.mprotect(ram, size, RW) == 0
-    assert libc.madvise(ram, size, 14 if kind == "thp" else 15) == 0
-assert ram not in (None, ctypes.c_void_p(-1).value)
-libc.memset(ram, 1, size)
-print("ready", hex(ram), flush=True)
+blocks = []                                     # (addr, size, fd)
+
+
+def plug(i, size):
+    fd = -1
+    if kind == "memfd":
+        fd = os.memfd_create(f"guest-ram{i}", 0)
+        os.ftruncate(fd, size)
+        ram = libc.mmap(None, size, RW, mmap.MAP_SHARED, fd, 0)
+    else:
+        # PROT_NONE around it: a mapping of its own, 2 MiB aligned.
+        base = libc.mmap(None, size + 2 * HUGE, 0,
+                         mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+        ram = (base + HUGE) & ~(HUGE - 1)
+        assert libc.mprotect(ram, size, RW) == 0
+        assert libc.madvise(ram, size, 14 if kind == "thp" else 15) == 0
+    assert ram not in (None, ctypes.c_void_p(-1).value)
+    libc.memset(ram, 1, size)
+    blocks.append((ram, size, fd))
+
+
+for i, size in enumerate(sizes):
+    plug(i, size)
+
+
+def at(off):
+    """The block of offset off, and off within it."""
+    for ram, size, fd in blocks:
+        if off < size:
+            return ram, fd, off
+        off -= size
+    raise ValueError(off)
+
+
+print("ready", ",".join(hex(b[0]) for b in blocks), flush=True)
 for line in sys.stdin:
     cmd, *a = line.split()
     a = [int(x) for x in a]
+    ram, fd, off = at(a[0]) if a else (0, -1, 0)
     if cmd == "dontneed":
-        assert libc.madvise(ram + a[0], a[1], 4) == 0
+        assert libc.madvise(ram + off, a[1], 4) == 0
     elif cmd == "punch":
-        assert libc.fallocate(fd, 3, a[0], a[1]) == 0
+        assert libc.fallocate(fd, 3, off, a[1]) == 0
     elif cmd == "touch":
-        libc.memset(ram + a[0], 2, 1)
+        libc.memset(ram + off, 2, 1)
     elif cmd == "fill":
-        libc.memset(ram + a[0], 3, a[1])
+        libc.memset(ram + off, 3, a[1])
+    elif cmd == "plug":                         # a block hotplugged
+        plug(len(blocks), a[0])
+        print("plugged", hex(blocks[-1][0]), flush=True)
     elif cmd == "exit":
         break
     print("ok", flush=True)
@@ -264,16 +292,22 @@ def smaps_of(pid, addr):
 class RamVmm:
     """RAM_VMM as a context manager: .do("touch 4096") waits for its ok."""
 
-    def __init__(self, kind, ram=RAM_MIB):
+    def __init__(self, kind, ram=RAM_MIB, argv0=sys.executable, extra=()):
+        """ram: MiB, or a list of MiB, one per block; argv0: the program
+        to run it as (a link named like a VMM); extra: more arguments,
+        which the stand-in ignores (a VMM's command line)."""
+        sizes = ram if isinstance(ram, (list, tuple)) else [ram]
         self.p = subprocess.Popen(
-            [sys.executable, "-c", RAM_VMM, kind, str(ram * MIB)],
+            [argv0, "-c", RAM_VMM, kind,
+             ",".join(str(m * MIB) for m in sizes), *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.out = Lines(self.p.stdout)
         self.pid = self.p.pid
 
     def __enter__(self):
         line = self.out.wait(lambda l: l.startswith("ready"), 60, "ready")
-        self.addr = int(line.split()[1], 16)
+        self.addrs = [int(a, 16) for a in line.split()[1].split(",")]
+        self.addr = self.addrs[0]
         return self
 
     def do(self, *cmds):
@@ -282,8 +316,12 @@ class RamVmm:
             self.p.stdin.flush()
             self.out.wait(lambda l: l.strip() == "ok", 30, f"ok for {c}")
 
+    def smaps_kb(self, field):
+        """An smaps field summed over its RAM blocks, kB."""
+        return sum(smaps_of(self.pid, a).get(field, 0) for a in self.addrs)
+
     def rss_kb(self):
-        return smaps_of(self.pid, self.addr)["Rss"]
+        return self.smaps_kb("Rss")
 
     def exit(self):
         self.p.stdin.write("exit\n")

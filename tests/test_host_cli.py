@@ -10,13 +10,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import urllib.request
 
 import pytest
 
 from conftest import BUILD, need
 from hostlib import (MIB, RAM_MIB, FakeVmm, GuestStream, Lines, RamVmm,
-                     free_port, kill_all, smaps_of, wait_for)
+                     free_port, kill_all, wait_for)
 
 HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
 
@@ -413,10 +414,11 @@ class HostRun:
     """hintstat host -j on a RamVmm; .until(pred) waits for a JSON line
     whose totals pred accepts and returns them."""
 
-    def __init__(self, vmm, *extra):
+    def __init__(self, vmm, *extra, ram=f"{RAM_MIB}M"):
+        """ram: the --ram argument, None for none (the command line's)."""
         self.p = subprocess.Popen(
-            [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid), "--ram",
-             f"{RAM_MIB}M", "-j", *extra, "0.1"],
+            [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid),
+             *(["--ram", ram] if ram else []), "-j", *extra, "0.1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out, self.err = Lines(self.p.stdout), Lines(self.p.stderr)
         self.err.wait(lambda l: "Tracing" in l, 60, "Tracing")
@@ -430,6 +432,29 @@ class HostRun:
         self.p.wait(30)
         lines = [json.loads(l) for l in self.out.rest().splitlines()]
         return lines, self.err.rest()
+
+
+def discard_then_touch(vmm, discards, discarded, touches, **kw):
+    """hintstat host on vmm: the discards, until discarded bytes are
+    counted, then the touches. The totals once the refaults reach the
+    RAM blocks' smaps Rss growth, that growth and the AnonHugePages
+    growth (bytes), the JSON lines and stderr; hintstat host exited 0."""
+    host = None
+    try:
+        host = HostRun(vmm, **kw)
+        vmm.do(*discards)
+        host.until("the discards", lambda t: t["discarded_bytes"] == discarded)
+        before = vmm.smaps_kb("Rss"), vmm.smaps_kb("AnonHugePages")
+        vmm.do(*touches)
+        grown = (vmm.smaps_kb("Rss") - before[0]) * 1024
+        huge = (vmm.smaps_kb("AnonHugePages") - before[1]) * 1024
+        t = host.until(f"{grown} refault bytes",
+                       lambda t: t["refault_bytes"] >= grown)
+        lines, err = host.finish(vmm)
+    finally:
+        kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    return t, (grown, huge), lines, err
 
 
 def sysfs_choice(path):
@@ -451,30 +476,19 @@ def test_thp_refault_counts_the_whole_huge_page():
     thp = sysfs_choice("/sys/kernel/mm/transparent_hugepage/enabled")
     if thp not in ("always", "madvise"):
         pytest.skip(f"THP unavailable: transparent_hugepage/enabled is {thp}")
-    n, k, host = 4, 2, None
+    n, k = 4, 2
     with RamVmm("thp") as vmm:
-        huge = smaps_of(vmm.pid, vmm.addr).get("AnonHugePages", 0) * 1024
+        huge = vmm.smaps_kb("AnonHugePages") * 1024
         if huge < RAM_MIB * MIB:
             pytest.skip(f"THP did not back the guest RAM: {huge} of "
                         f"{RAM_MIB * MIB} bytes in huge pages")
-        try:
-            host = HostRun(vmm)
-            vmm.do(*(f"dontneed {i * 2 * HUGE} {HUGE}" for i in range(n)))
-            host.until("the discards", lambda t: t["discarded_bytes"] == n * HUGE)
-            before = smaps_of(vmm.pid, vmm.addr)
-            vmm.do(*(f"touch {i * 2 * HUGE + 12345}" for i in range(k)))
-            after = smaps_of(vmm.pid, vmm.addr)
-            grown = (after["Rss"] - before["Rss"]) * 1024
-            t = host.until(f"{grown} refault bytes",
-                           lambda t: t["refault_bytes"] >= grown)
-            lines, err = host.finish(vmm)
-        finally:
-            kill_all(host and host.p)
-    assert host.p.returncode == 0, err
+        t, (grown, huge), lines, err = discard_then_touch(
+            vmm, [f"dontneed {i * 2 * HUGE} {HUGE}" for i in range(n)],
+            n * HUGE, [f"touch {i * 2 * HUGE + 12345}" for i in range(k)])
     assert t["refault_bytes"] == grown
     assert lines[-1]["total"]["refault_bytes"] == grown
     assert sum(o["refault_bytes"] for o in lines) == grown
-    if (after["AnonHugePages"] - before["AnonHugePages"]) * 1024 != k * HUGE:
+    if huge != k * HUGE:
         pytest.skip("THP did not back the refaulted ranges (4 KiB pages); "
                     f"refault bytes equal the Rss growth, {grown}")
     assert grown == k * HUGE
@@ -487,24 +501,13 @@ def test_memfd_punched_holes_refault():
     """Shared memfd RAM, discarded by fallocate(PUNCH_HOLE) on the fd the
     VMM keeps open: the holes are discarded guest RAM, and the pages
     written again in them are resident again."""
-    host = None
     punches = [(0, MIB), (8 * MIB, MIB), (20 * MIB, 2 * MIB)]
     touches = [0, 4096, 5 * 4096, 8 * MIB + 65536, 21 * MIB + 4096,
                21 * MIB + 8192]
     with RamVmm("memfd") as vmm:
-        try:
-            host = HostRun(vmm)
-            vmm.do(*(f"punch {o} {n}" for o, n in punches))
-            host.until("the punches", lambda t: t["discarded_bytes"] == 4 * MIB)
-            before = vmm.rss_kb()
-            vmm.do(*(f"touch {o}" for o in touches))
-            grown = (vmm.rss_kb() - before) * 1024
-            t = host.until(f"{grown} refault bytes",
-                           lambda t: t["refault_bytes"] >= grown)
-            lines, err = host.finish(vmm)
-        finally:
-            kill_all(host and host.p)
-    assert host.p.returncode == 0, err
+        t, (grown, _), lines, err = discard_then_touch(
+            vmm, [f"punch {o} {n}" for o, n in punches], 4 * MIB,
+            [f"touch {o}" for o in touches])
     assert "(file-backed)" in err
     assert lines[0]["ram_file"] is True
     assert t["punched_bytes"] == t["discarded_bytes"] == 4 * MIB
@@ -580,3 +583,84 @@ def test_unreadable_pagemap_is_unknown_not_zero():
                         if l.strip() and not l.lstrip().startswith("DISC")]
                 assert len(rows) == 2 and all(r[6] == "-" for r in rows), \
                     p.stdout
+
+
+def qemu_named(tmp_path):
+    """A link named like QEMU to this Python: a stand-in run through it
+    has comm qemu-system-x86, so hintstat host reads its command line
+    as QEMU's."""
+    link = tmp_path / "qemu-system-x86_64"
+    link.symlink_to(sys.executable)
+    return str(link)
+
+
+@pytest.mark.exact('discarded and refault bytes, 2 RAM blocks',
+                   a='hintstat host (blocks from the command line, pagemap)',
+                   b="the stand-in's madvise calls and smaps Rss growth",
+                   independent=True, why="the kernel's Rss vs pagemap entries")
+def test_numa_memdevs_are_every_block_of_guest_ram(tmp_path):
+    """QEMU with two NUMA memdevs (one as libvirt's JSON -object) has no
+    mapping of its -m size: both blocks are found from the command line,
+    discards in either are inside guest RAM and refaults in either are
+    counted, as the blocks' smaps Rss growth says."""
+    argv = ["-m", "80M", "-object", "memory-backend-ram,id=m0,size=32M",
+            "-object", '{"qom-type":"memory-backend-ram","id":"m1",'
+            '"size":50331648}', "-numa", "node,memdev=m0",
+            "-numa", "node,memdev=m1"]
+    with RamVmm("4k", [32, 48], argv0=qemu_named(tmp_path),
+                extra=argv) as vmm:
+        t, (grown, _), lines, err = discard_then_touch(
+            vmm, [f"dontneed 0 {MIB}", f"dontneed {36 * MIB} {2 * MIB}"],
+            3 * MIB, ["touch 4096", f"touch {36 * MIB}", f"touch {37 * MIB}"],
+            ram=None)
+    assert "guest RAM 80 MiB in 2 blocks" in err
+    assert lines[0]["ram_bytes"] == 80 * MIB
+    assert t["outside_bytes"] == 0 and t["madvise_calls"] == 2
+    assert t["refault_bytes"] == grown == 3 * 4096
+
+
+def test_a_punch_marks_only_its_own_file(tmp_path):
+    """Two memfd blocks: a hole punched at offset 0 of the second file is
+    not the first file's offset 0; touching the first file's page there
+    is no refault, touching the second's is."""
+    host = None
+    with RamVmm("memfd", [16, 24]) as vmm:
+        try:
+            host = HostRun(vmm, ram="16M,24M")
+            vmm.do(f"punch {16 * MIB} {MIB}")
+            host.until("the punch", lambda t: t["discarded_bytes"] == MIB)
+            vmm.do("touch 0")                   # file 1, never discarded
+            before = vmm.rss_kb()
+            vmm.do(f"touch {16 * MIB}")         # file 2, punched
+            grown = (vmm.rss_kb() - before) * 1024
+            t = host.until("the refault", lambda t: t["refault_bytes"] > 0)
+            lines, err = host.finish(vmm)
+        finally:
+            kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    assert "in 2 blocks" in err
+    assert t["refault_bytes"] == grown == 4096
+    assert lines[-1]["total"]["refault_bytes"] == 4096
+
+
+def test_a_block_hotplugged_later_is_found(tmp_path):
+    """A block declared (--ram 32M,16M) but mapped after hintstat host
+    started, as a pc-dimm or virtio-mem backend added at run time: the
+    next interval's re-scan finds it, says so, and its discards are
+    inside guest RAM from then on."""
+    host = None
+    with RamVmm("4k", [32]) as vmm:
+        try:
+            host = HostRun(vmm, ram="32M,16M")
+            vmm.do("plug 16777216")
+            host.err.wait(lambda l: "now 48 MiB in 2 blocks" in l, 30,
+                          "the re-scan")
+            vmm.do(f"dontneed {40 * MIB} {MIB}")
+            t = host.until("the discard", lambda t: t["discarded_bytes"] == MIB)
+            lines, err = host.finish(vmm)
+        finally:
+            kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    assert "guest RAM 32 MiB in 1 block\n" in "".join(host.err.all)
+    assert t["outside_bytes"] == 0
+    assert lines[-1]["ram_bytes"] == 48 * MIB

@@ -85,6 +85,15 @@ class HostTracer:
         return rc
 
 
+# Guest RAM as two NUMA memdevs, two RAM blocks and no mapping of -m's
+# size: hintstat host must find both from QEMU's command line (the
+# default single -m block is what the demo and test_host_cli run).
+NUMA_MEMDEVS = ["-object", "memory-backend-ram,id=m0,size=512M",
+                "-object", "memory-backend-ram,id=m1,size=512M",
+                "-numa", "node,nodeid=0,memdev=m0",
+                "-numa", "node,nodeid=1,memdev=m1"]
+
+
 @pytest.fixture(scope="module")
 def host_run(kernel, initrd):
     need(HINTSTAT, "make tools")
@@ -98,7 +107,8 @@ def host_run(kernel, initrd):
     try:
         run = run_vm(name, kernel, initrd, "host-cycles",
                      {"MIB": CYCLE_MIB, "ROUNDS": ROUNDS}, timeout=600,
-                     serial_socket=sock, on_start=tracer)
+                     serial_socket=sock, on_start=tracer,
+                     extra_qemu=NUMA_MEMDEVS)
     finally:
         rc = tracer.wait() if tracer.proc else None
     run.assert_clean()
@@ -118,7 +128,7 @@ def test_host_mode_ends_cleanly_when_the_vmm_exits(host_run):
     assert rc == 0, err
     assert tracer.pid == run.r["qemu_pid"]
     assert f"hintstat: mode: host, pid {tracer.pid} (qemu-system-x86), " \
-        "guest RAM 1024 MiB in 1 mapping" in err
+        "guest RAM 1024 MiB in 2 blocks" in err
     assert f"qemu-system-x86 (pid {tracer.pid}) exited while tracing" in err
     assert "hintstat: summary over" in err
     assert "AddressSanitizer" not in err and "runtime error:" not in err

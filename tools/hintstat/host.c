@@ -44,11 +44,17 @@
 #define MIB (1024.0 * 1024.0)
 #define HH_MAX_LINKS 8
 
+/* The sizes of a VMM's guest RAM blocks, as declared (bytes). */
+struct ram_sizes {
+	unsigned long long v[HH_MAX_RANGES];
+	int n;
+};
+
 /* Besides the options both views take (hs_opt, cli.h). */
 static struct host_env {
 	int pid;
 	const char *name;
-	unsigned long long ram;	/* --ram, bytes; 0: from the command line */
+	struct ram_sizes ram;	/* --ram SIZE[,SIZE...]; none: command line */
 	const char *guest;	/* --guest SOCKET */
 	bool record;
 } env;
@@ -58,8 +64,19 @@ struct vmm {
 	int pid;
 	char comm[32];
 	char cmdline[4096];	/* NULs turned into spaces */
-	unsigned long long ram;	/* from its command line, 0: unknown */
+	struct ram_sizes ram;	/* from its command line */
 	bool ram_default;	/* no size given there: the VMM's default */
+};
+
+/*
+ * A guest RAM block found in the VMM's maps: one address range, perhaps
+ * several VMAs, and its place in the discard bitmap. slot is its index in
+ * the BPF program's ranges[]; a block keeps both while it stays mapped.
+ */
+struct ram_block {
+	unsigned long long lo, hi, off, first_page;
+	char *file;		/* backing file as maps names it, or NULL */
+	int slot;
 };
 
 /* The guest's stream (--guest): its socket and its parser. */
@@ -77,6 +94,10 @@ static struct hs_http http = { .lfd = -1 };
 static struct vmm target;
 static bool ram_file;		/* guest RAM is a file (memfd, hugetlbfs) */
 static unsigned long long ram_total;
+/* The blocks found so far, and the next free page of the bitmap. */
+static struct ram_block blocks[HH_MAX_RANGES];
+static int nblocks;
+static unsigned long long next_page;
 static const char *divergence_reason;
 /* Totals since attach, for --prom :PORT and the summary. */
 static struct hh_state cur_state;
@@ -102,7 +123,7 @@ static struct refault_scan {
 const char host_doc[] =
 "Show what the VMM does with the free pages its guest reports.\n"
 "\n"
-"USAGE: hintstat host [-p PID | -n NAME] [--ram SIZE] [--guest SOCKET]\n"
+"USAGE: hintstat host [-p PID | -n NAME] [--ram SIZE[,...]] [--guest SOCKET]\n"
 "                     [-j | -H] [-T] [--prom FILE|[HOST]:PORT] [-i SEC]\n"
 "                     [-d SEC] [interval [count]]\n"
 "       hintstat host record -o FILE [the options above]\n"
@@ -110,8 +131,9 @@ const char host_doc[] =
 "\n"
 "Needs root. Counts, by syscall tracepoints only, the VMM's\n"
 "madvise(MADV_DONTNEED|MADV_REMOVE|MADV_FREE) and fallocate(PUNCH_HOLE)\n"
-"calls inside its guest-RAM mapping (found in /proc/PID/maps from the\n"
-"memory size on its command line, or --ram), their latency, what it\n"
+"calls inside its guest RAM blocks (found in /proc/PID/maps from the\n"
+"memory sizes on its command line: QEMU -m and memory-backend sizes, or\n"
+"--ram; looked for again every interval), their latency, what it\n"
 "discards outside guest RAM (its own heap), the bytes of discarded guest\n"
 "RAM that are resident again (refaults: every interval, the discarded\n"
 "pages the VMM's /proc/PID/pagemap shows present or swapped; unknown,\n"
@@ -133,6 +155,7 @@ const char host_doc[] =
 "    hintstat host -p 4242 -H 10   # discard latency histograms every 10 s\n"
 "    hintstat host -p 4242 --guest /run/vm1/hintstat.sock  # guest and host\n"
 "    hintstat host -p 4242 --prom :9670  # Prometheus on :9670/metrics\n"
+"    hintstat host -p 4242 --ram 2G,2G    # two RAM blocks (NUMA nodes)\n"
 "    hintstat host record -o vm1.hsrec -p 4242 -d 60 > /dev/null\n"
 "    hintstat report vm1.hsrec -j  # its totals, anywhere\n";
 
@@ -142,12 +165,49 @@ const char host_doc[] =
 static const struct argp_option host_opts[] = {
 	{ "pid", 'p', "PID", 0, "The VMM's process id", 0 },
 	{ "name", 'n', "NAME", 0, "Find the VMM by process name", 0 },
-	{ "ram", OPT_RAM, "SIZE", 0,
-	  "Guest RAM size (e.g. 1024M, 4G) if not on its command line", 0 },
+	{ "ram", OPT_RAM, "SIZE[,SIZE...]", 0,
+	  "Guest RAM size (e.g. 1024M, 4G) if not on its command line; one per RAM block", 0 },
 	{ "guest", OPT_GUEST, "SOCKET", 0,
 	  "Join the guest's hintstat -j stream from this unix socket", 0 },
 	{},
 };
+
+static void add_size(struct ram_sizes *s, unsigned long long v)
+{
+	if (v && s->n < HH_MAX_RANGES)
+		s->v[s->n++] = v;
+}
+
+static unsigned long long sum_sizes(const struct ram_sizes *s)
+{
+	unsigned long long sum = 0;
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		sum += s->v[i] < ULLONG_MAX - sum ? s->v[i] : 0;
+	return sum;
+}
+
+/* "1G,512M": true with every size in out, false on any bad one. */
+static bool parse_ram_list(const char *arg, struct ram_sizes *out)
+{
+	char buf[64];
+	const char *p = arg;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	do {
+		len = strcspn(p, ",");
+		if (len >= sizeof(buf) || out->n == HH_MAX_RANGES)
+			return false;
+		snprintf(buf, sizeof(buf), "%.*s", (int)len, p);
+		out->v[out->n] = hs_parse_size(buf, 'M');
+		if (!out->v[out->n++])
+			return false;
+		p += len;
+	} while (*p++ == ',');
+	return true;
+}
 
 static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 {
@@ -163,10 +223,9 @@ static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 		env.name = arg;
 		break;
 	case OPT_RAM:
-		env.ram = hs_parse_size(arg, 'M');
-		if (!env.ram)
-			argp_error(state, "invalid --ram '%s': want a size such as 1024M or 4G, below 16 EiB",
-				   arg);
+		if (!parse_ram_list(arg, &env.ram))
+			argp_error(state, "invalid --ram '%s': want sizes such as 1024M or 4G,512M (at most %d, each below 16 EiB)",
+				   arg, HH_MAX_RANGES);
 		break;
 	case OPT_GUEST:
 		if (!*arg)
@@ -207,37 +266,94 @@ static ssize_t read_file(const char *path, char *buf, size_t len)
 	return (ssize_t)n;
 }
 
-/* Guest RAM size from a VMM's command line (argv, NUL separated). */
-static unsigned long long ram_from_cmdline(const char *comm, const char *argv,
-					   size_t len, bool *dflt)
+/*
+ * A size in a QEMU option: "key=V" in "a=1,key=V,...", or "key":V in its
+ * JSON form (libvirt writes -object as JSON). unit: V's default unit.
+ * 0 when absent or not a size.
+ */
+static unsigned long long opt_size(const char *arg, const char *key,
+				   char unit)
 {
-	const char *a = argv, *next, *prev = "";
-	unsigned long long v = 0;
-	bool qemu = !strncmp(comm, "qemu", 4);
-	bool ch = !strncmp(comm, "cloud-hyperviso", 15);
-	char buf[256];
+	char pat[32], buf[64];
+	size_t klen;
 	const char *p;
 
-	for (; a < argv + len; prev = a, a = next) {
-		next = a + strlen(a) + 1;
-		if (qemu && !strcmp(prev, "-m")) {
-			p = strstr(a, "size=");
-			p = p ? p + 5 : a;
-			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, ","), p);
-			v = hs_parse_size(buf, 'M');
-		} else if (ch && !strcmp(prev, "--memory") &&
-			   (p = strstr(a, "size="))) {
-			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p + 5, ","),
-				 p + 5);
-			v = hs_parse_size(buf, 'B');
-		}
+	klen = (size_t)snprintf(pat, sizeof(pat), "%s=", key);
+	for (p = arg; (p = strstr(p, pat)); p++)
+		if (p == arg || p[-1] == ',')
+			break;
+	if (!p) {
+		klen = (size_t)snprintf(pat, sizeof(pat), "\"%s\":", key);
+		p = strstr(arg, pat);
+		if (!p)
+			return 0;
+		unit = 'B';
 	}
-	*dflt = !v;
-	if (!v && qemu)
-		v = 128ULL << 20;	/* QEMU's default */
-	if (!v && ch)
-		v = 512ULL << 20;	/* Cloud Hypervisor's default */
-	return v;
+	p += klen;
+	p += strspn(p, " ");
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, ",} "), p);
+	return hs_parse_size(buf, unit);
+}
+
+/*
+ * QEMU's RAM blocks: every memory-backend-* object, and -m's initial RAM
+ * unless backends provide it (-numa ...,memdev= or -machine
+ * memory-backend=). pc-dimm and virtio-mem devices use backends too.
+ */
+static bool qemu_ram(const char *argv, size_t len, struct ram_sizes *out)
+{
+	const char *a, *prev = "", *next;
+	unsigned long long m = 0;
+	bool m_by_backend = false;
+	char buf[64];
+
+	for (a = argv; a < argv + len; prev = a, a = next) {
+		next = a + strlen(a) + 1;
+		if (!strcmp(prev, "-m")) {
+			/* -m [size=]SIZE[,slots=N,maxmem=SIZE] */
+			m = opt_size(a, "size", 'M');
+			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(a, ","), a);
+			if (!m)
+				m = hs_parse_size(buf, 'M');
+		} else if (!strcmp(prev, "-object") && strstr(a, "memory-backend"))
+			add_size(out, opt_size(a, "size", 'B'));
+		else if ((!strcmp(prev, "-numa") && strstr(a, "memdev")) ||
+			 ((!strcmp(prev, "-machine") || !strcmp(prev, "-M")) &&
+			  strstr(a, "memory-backend")))
+			m_by_backend = true;
+	}
+	if (!m_by_backend)
+		add_size(out, m ?: 128ULL << 20);	/* QEMU's default */
+	return m || out->n > 1 || m_by_backend;
+}
+
+/* Cloud Hypervisor: --memory size=, and each --memory-zone size=. */
+static bool ch_ram(const char *argv, size_t len, struct ram_sizes *out)
+{
+	const char *a, *flag = "";
+
+	for (a = argv; a < argv + len; a += strlen(a) + 1) {
+		if (!strncmp(a, "--", 2)) {
+			flag = a;
+			continue;
+		}
+		if (!strcmp(flag, "--memory") || !strcmp(flag, "--memory-zone"))
+			add_size(out, opt_size(a, "size", 'B'));
+	}
+	if (out->n)
+		return true;
+	add_size(out, 512ULL << 20);	/* Cloud Hypervisor's default */
+	return false;
+}
+
+/* Guest RAM block sizes from a VMM's command line (argv, NUL separated). */
+static void ram_from_cmdline(const char *comm, const char *argv, size_t len,
+			     struct vmm *v)
+{
+	if (!strncmp(comm, "qemu", 4))
+		v->ram_default = !qemu_ram(argv, len, &v->ram);
+	else if (!strncmp(comm, "cloud-hyperviso", 15))
+		v->ram_default = !ch_ram(argv, len, &v->ram);
 }
 
 static bool read_vmm(int pid, struct vmm *v, bool wait_argv)
@@ -269,7 +385,7 @@ static bool read_vmm(int pid, struct vmm *v, bool wait_argv)
 			break;
 		usleep(10000);
 	}
-	v->ram = ram_from_cmdline(v->comm, argv, n, &v->ram_default);
+	ram_from_cmdline(v->comm, argv, n, v);
 	for (i = 0; i < n && i < (ssize_t)sizeof(v->cmdline) - 1; i++)
 		v->cmdline[i] = argv[i] ? argv[i] : ' ';
 	v->cmdline[i] = '\0';
@@ -353,79 +469,250 @@ static int find_vmm(void)
 		"COMMAND");
 	for (i = 0; i < n; i++)
 		fprintf(stderr, "  %7d  %-15s %8llu  %.48s\n", found[i].pid,
-			found[i].comm, found[i].ram >> 20, found[i].cmdline);
+			found[i].comm, sum_sizes(&found[i].ram) >> 20,
+			found[i].cmdline);
 	fprintf(stderr, "hint: choose one with -p PID\n");
 	free(found);
 	return 2;
 }
 
-/*
- * The guest-RAM mappings: those of exactly the guest's RAM size in
- * /proc/PID/maps. 0, -ENOENT when none (yet), -errno when maps cannot be
- * read. A file-backed one also gives the VMM's fds open on that file.
- */
-static int find_ram(struct hintstat_host_bpf *obj, unsigned long long size)
-{
-	char path[64], line[512], file[PATH_MAX], link[PATH_MAX];
-	unsigned long long lo, hi, first = 0;
-	struct dirent *d;
-	int n = 0, nfd = 0;
-	FILE *f;
-	DIR *dir;
+/* A line of /proc/PID/maps. */
+struct vma {
+	unsigned long long lo, hi, off;
+	bool rw;
+	char *name;		/* "" when anonymous */
+};
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", target.pid);
+static void free_vmas(struct vma *v, int n)
+{
+	while (n-- > 0)
+		free(v[n].name);
+	free(v);
+}
+
+/* The VMM's mappings: their count, or -errno. */
+static int read_maps(int pid, struct vma **out)
+{
+	char path[64], line[PATH_MAX + 128], perms[8];
+	struct vma *v = NULL, *nv;
+	int n = 0, cap = 0, name_at;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	file[0] = '\0';
-	while (fgets(line, sizeof(line), f) && n < HH_MAX_RANGES) {
-		char name[PATH_MAX] = "";
-		unsigned long long off = 0;
-
-		if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %4095[^\n]", &lo,
-			   &hi, &off, name) < 3 || hi - lo != size)
-			continue;
-		if (name[0] == '[')
-			continue;
-		obj->bss->ranges[n].lo = lo;
-		obj->bss->ranges[n].hi = hi;
-		obj->bss->ranges[n].first_page = first;
-		first += (hi - lo) >> HH_PAGE_SHIFT;
-		if (name[0] && !file[0]) {
-			snprintf(file, sizeof(file), "%s", name);
-			ram_file = true;
+	while (fgets(line, sizeof(line), f)) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
 		}
-		/* A punch at file offset X discards lo + X - off here. */
-		if (name[0] && !strcmp(name, file)) {
-			obj->bss->ranges[n].file_off = off;
-			obj->bss->ranges[n].file = 1;
-		}
-		n++;
+		name_at = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &v[n].lo,
+			   &v[n].hi, perms, &v[n].off, &name_at) < 4 ||
+		    !name_at)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		v[n].rw = perms[0] == 'r' && perms[1] == 'w';
+		v[n].name = strdup(line + name_at);
+		if (v[n].name)
+			n++;
 	}
 	fclose(f);
-	if (!n)
-		return -ENOENT;
-	ram_total = first << HH_PAGE_SHIFT;
-	obj->bss->bitmap_pages = first;
-	if (!ram_file)
+	*out = v;
+	return n;
+}
+
+/* Whether VMA b continues VMA a as one mapping of the same thing. */
+static bool continues(const struct vma *a, const struct vma *b)
+{
+	return b->lo == a->hi && b->rw == a->rw && !strcmp(a->name, b->name) &&
+	       (!a->name[0] || b->off == a->off + (a->hi - a->lo));
+}
+
+/*
+ * The guest RAM blocks among the mappings: runs of VMAs (one block may
+ * be split into several by madvise or mprotect) whose length is one of
+ * the declared sizes, each size taken once, the longest run first.
+ */
+static int match_blocks(const struct vma *v, int n,
+			const struct ram_sizes *sizes, struct ram_block *out)
+{
+	bool used[HH_MAX_RANGES] = {};
+	int i, j, k, best_j, best_k, nout = 0;
+	unsigned long long len;
+
+	for (i = 0; i < n && nout < HH_MAX_RANGES; i++) {
+		if (!v[i].rw || v[i].name[0] == '[')
+			continue;
+		best_j = best_k = -1;
+		len = 0;
+		for (j = i; j < n && (j == i || continues(&v[j - 1], &v[j])); j++) {
+			len += v[j].hi - v[j].lo;
+			for (k = 0; k < sizes->n; k++)
+				if (!used[k] && sizes->v[k] == len) {
+					best_j = j;
+					best_k = k;
+				}
+		}
+		if (best_k < 0)
+			continue;
+		used[best_k] = true;
+		out[nout] = (struct ram_block){
+			.lo = v[i].lo, .hi = v[best_j].hi, .off = v[i].off,
+			.file = v[i].name[0] ? strdup(v[i].name) : NULL,
+			.slot = -1,
+		};
+		nout++;
+		i = best_j;
+	}
+	return nout;
+}
+
+/* Publish block b in BPF slot b->slot: hi last, so a half-written range
+ * is never used (the programs skip hi <= lo); a slot that already says
+ * the same is left alone, so no discard goes unseen meanwhile. */
+static void publish(struct hintstat_host_bpf *obj, const struct ram_block *b,
+		    unsigned long long file)
+{
+	struct hh_range *r = &obj->bss->ranges[b->slot];
+
+	if (r->hi == b->hi && r->lo == b->lo && r->first_page == b->first_page &&
+	    r->file_off == b->off && r->file == file)
+		return;
+	__atomic_store_n(&r->hi, 0, __ATOMIC_SEQ_CST);
+	r->lo = b->lo;
+	r->first_page = b->first_page;
+	r->file_off = b->off;
+	r->file = file;
+	__atomic_store_n(&r->hi, b->hi, __ATOMIC_SEQ_CST);
+}
+
+/* The file number of block i (hh_range.file): 1 + the index of the
+ * first block on the same file; 0 when anonymous. */
+static unsigned long long file_no(const struct ram_block *b, int i)
+{
+	int j;
+
+	if (!b[i].file)
 		return 0;
-	/* "/memfd:pc.ram (deleted)" in maps is the fd's link target too. */
+	for (j = 0; j < i; j++)
+		if (b[j].file && !strcmp(b[j].file, b[i].file))
+			break;
+	return (unsigned long long)j + 1;
+}
+
+/*
+ * Make found[] the blocks: those still mapped where they were keep their
+ * slot and bitmap pages, new ones take a free slot and the next pages
+ * (past the bitmap, their discards count as untracked), gone ones free
+ * their slot. True when anything changed.
+ */
+static bool apply_blocks(struct hintstat_host_bpf *obj,
+			 struct ram_block *found, int nfound)
+{
+	bool taken[HH_MAX_RANGES] = {}, changed = nfound != nblocks;
+	int i, j;
+
+	for (i = 0; i < nfound; i++)
+		for (j = 0; j < nblocks; j++)
+			if (blocks[j].slot >= 0 && blocks[j].lo == found[i].lo &&
+			    blocks[j].hi == found[i].hi) {
+				found[i].slot = blocks[j].slot;
+				found[i].first_page = blocks[j].first_page;
+				taken[found[i].slot] = true;
+				blocks[j].slot = -1;
+			}
+	for (j = 0; j < nblocks; j++) {
+		if (blocks[j].slot >= 0) {
+			__atomic_store_n(&obj->bss->ranges[blocks[j].slot].hi,
+					 0, __ATOMIC_SEQ_CST);
+			changed = true;
+		}
+		free(blocks[j].file);
+	}
+	for (i = 0; i < nfound; i++) {
+		if (found[i].slot < 0) {
+			for (j = 0; taken[j]; j++)
+				;
+			found[i].slot = j;
+			taken[j] = true;
+			found[i].first_page = next_page;
+			next_page += (found[i].hi - found[i].lo) >> HH_PAGE_SHIFT;
+			changed = true;
+		}
+		publish(obj, &found[i], file_no(found, i));
+	}
+	memcpy(blocks, found, nfound * sizeof(*found));
+	nblocks = nfound;
+	ram_total = 0;
+	ram_file = false;
+	for (i = 0; i < nblocks; i++) {
+		ram_total += blocks[i].hi - blocks[i].lo;
+		ram_file |= blocks[i].file != NULL;
+	}
+	return changed;
+}
+
+/* The VMM's fds open on the RAM files ("/memfd:pc.ram (deleted)" in maps
+ * is the fd's link target too), with their file numbers. */
+static void find_ram_fds(struct hintstat_host_bpf *obj)
+{
+	char path[64], fdpath[320], link[PATH_MAX];
+	struct dirent *d;
+	int nfd = 0, i;
+	DIR *dir;
+
+	memset(obj->bss->ram_fd_file, 0, sizeof(obj->bss->ram_fd_file));
+	if (!ram_file)
+		return;
 	snprintf(path, sizeof(path), "/proc/%d/fd", target.pid);
 	dir = opendir(path);
 	while (dir && (d = readdir(dir)) && nfd < HH_MAX_FDS) {
 		ssize_t l;
 
-		snprintf(line, sizeof(line), "%s/%s", path, d->d_name);
-		l = readlink(line, link, sizeof(link) - 1);
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, d->d_name);
+		l = readlink(fdpath, link, sizeof(link) - 1);
 		if (l <= 0)
 			continue;
 		link[l] = '\0';
-		if (!strcmp(link, file))
-			obj->data->ram_fds[nfd++] = atoi(d->d_name);
+		for (i = 0; i < nblocks; i++) {
+			if (!blocks[i].file || strcmp(link, blocks[i].file))
+				continue;
+			obj->bss->ram_fds[nfd] = atoi(d->d_name);
+			obj->bss->ram_fd_file[nfd++] = file_no(blocks, i);
+			break;
+		}
 	}
 	if (dir)
 		closedir(dir);
-	return 0;
+}
+
+/*
+ * Find the guest RAM blocks in /proc/PID/maps and give them to the BPF
+ * programs; again every interval, so that blocks hotplugged, remapped
+ * or unplugged are followed. The number of blocks (-ENOENT when none
+ * yet), or -errno when maps cannot be read. *changed: anything moved.
+ */
+static int find_ram(struct hintstat_host_bpf *obj,
+		    const struct ram_sizes *sizes, bool *changed)
+{
+	struct ram_block found[HH_MAX_RANGES];
+	struct vma *v = NULL;
+	int n, nfound;
+
+	n = read_maps(target.pid, &v);
+	if (n < 0)
+		return n;
+	nfound = match_blocks(v, n, sizes, found);
+	free_vmas(v, n);
+	*changed = apply_blocks(obj, found, nfound);
+	if (*changed)
+		find_ram_fds(obj);
+	return nblocks ? nblocks : -ENOENT;
 }
 
 /* Why a VMM may skip discarding what its guest reported, if we can tell. */
@@ -650,13 +937,30 @@ static bool tracepoint_exists(const char *cat, const char *name)
 	return !access(path, F_OK);
 }
 
-/* Load with the VMM's pid and a bitmap for its RAM; NULL after a message. */
-static struct hintstat_host_bpf *load_host(unsigned long long size)
+/* "512+512 MiB": the declared block sizes, for messages. */
+static const char *sizes_str(const struct ram_sizes *sz)
 {
+	static char buf[HH_MAX_RANGES * 21 + 8];
+	size_t at = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sz->n; i++)
+		at += snprintf(buf + at, sizeof(buf) - at, "%s%llu",
+			       i ? "+" : "", sz->v[i] >> 20);
+	snprintf(buf + at, sizeof(buf) - at, " MiB");
+	return buf;
+}
+
+/* Load with the VMM's pid and a bitmap for its RAM; NULL after a message. */
+static struct hintstat_host_bpf *load_host(const struct ram_sizes *sizes)
+{
+	unsigned long long size = sum_sizes(sizes);
 	struct hintstat_host_bpf *obj;
 	struct bpf_program *prog;
 	int err, n = 0, tries;
 	const char *what = "open";
+	bool changed;
 
 	/* libbpf finds tracepoint ids in tracefs: mount it if nobody did. */
 	if (access("/sys/kernel/tracing/events", F_OK) &&
@@ -675,7 +979,7 @@ static struct hintstat_host_bpf *load_host(unsigned long long size)
 	}
 	obj->rodata->vmm_tgid = target.pid;
 	obj->rodata->stream_events = env.record;
-	/* One bit per 4 KiB page of guest RAM, 64 per word. */
+	/* One bit per 4 KiB page of all the blocks declared, 64 per word. */
 	err = bpf_map__set_max_entries(obj->maps.discarded,
 				       ((size >> HH_PAGE_SHIFT) + 63) / 64 + 1);
 	if (err)
@@ -688,9 +992,10 @@ static struct hintstat_host_bpf *load_host(unsigned long long size)
 	err = hintstat_host_bpf__load(obj);
 	if (err)
 		goto fail;
+	obj->bss->bitmap_pages = ((size >> HH_PAGE_SHIFT) + 63) / 64 * 64;
 	/* A VMM just started may not have mapped its RAM yet: 10 s. */
 	for (tries = 0; tries < 200; tries++) {
-		err = find_ram(obj, size);
+		err = find_ram(obj, sizes, &changed);
 		if (err != -ENOENT || exiting)
 			break;
 		if (vmm_rss() < 0) {
@@ -700,9 +1005,9 @@ static struct hintstat_host_bpf *load_host(unsigned long long size)
 		usleep(50000);
 	}
 	if (err == -ENOENT) {
-		hs_die_hint("give the guest's memory size with --ram SIZE",
-			    "no mapping of %llu MiB (the guest RAM, %s) in /proc/%d/maps",
-			    size >> 20, env.ram ? "from --ram" :
+		hs_die_hint("give the guest's memory size with --ram SIZE[,SIZE...], one per RAM block",
+			    "no mapping of %s (the guest RAM, %s) in /proc/%d/maps",
+			    sizes_str(sizes), env.ram.n ? "from --ram" :
 			    target.ram_default ? "the VMM's default size" :
 			    "from its command line", target.pid);
 		hintstat_host_bpf__destroy(obj);
@@ -715,7 +1020,7 @@ static struct hintstat_host_bpf *load_host(unsigned long long size)
 		hintstat_host_bpf__destroy(obj);
 		return NULL;
 	}
-	if (err) {
+	if (err < 0) {
 		hs_die_hint("check the pid; the VMM may have exited",
 			    "cannot read /proc/%d/maps: %s", target.pid,
 			    strerror(-err));
@@ -1172,7 +1477,8 @@ int hs_host_main(int argc, char **argv)
 	double t_start, t_prev, next, end = 0, t, silent;
 	long long rss, rss_first, rss_max;
 	int err, rc = 1, nfd;
-	unsigned long long size;
+	const struct ram_sizes *sizes;
+	bool changed;
 	/* The ring buffer, the guest stream, the HTTP responder's fds. */
 	struct pollfd pfd[2 + HS_HTTP_POLLFDS];
 	char clock[16];
@@ -1199,8 +1505,8 @@ int hs_host_main(int argc, char **argv)
 	err = find_vmm();
 	if (err)
 		return err;
-	size = env.ram ? env.ram : target.ram;
-	if (!size) {
+	sizes = env.ram.n ? &env.ram : &target.ram;
+	if (!sizes->n) {
 		hs_die_hint("give the guest's memory size with --ram SIZE",
 			    "cannot tell the guest RAM size of %s (pid %d) from its command line",
 			    target.comm, target.pid);
@@ -1211,7 +1517,7 @@ int hs_host_main(int argc, char **argv)
 	    signal(SIGTERM, sig_handler) == SIG_ERR ||
 	    signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		return 1;
-	obj = load_host(size);
+	obj = load_host(sizes);
 	if (!obj)
 		return 1;
 	refault_open(obj);
@@ -1241,11 +1547,10 @@ int hs_host_main(int argc, char **argv)
 	}
 	rss_first = rss_max = vmm_rss();
 	cur_rss = rss_first > 0 ? rss_first : 0;
-	fprintf(stderr, "hintstat: mode: host, pid %d (%s), guest RAM %llu MiB%s in %d mapping%s\n",
+	fprintf(stderr, "hintstat: mode: host, pid %d (%s), guest RAM %llu MiB%s in %d block%s\n",
 		target.pid, target.comm, ram_total >> 20,
-		ram_file ? " (file-backed)" : "",
-		(int)(ram_total ? 1 : 0) + (obj->bss->ranges[1].hi ? 1 : 0),
-		obj->bss->ranges[1].hi ? "s" : "");
+		ram_file ? " (file-backed)" : "", nblocks,
+		nblocks == 1 ? "" : "s");
 	fprintf(stderr, "Tracing the VMM's discards... Hit Ctrl-C to end.\n");
 
 	t_start = t_prev = hs_now_mono();
@@ -1293,6 +1598,9 @@ int hs_host_main(int argc, char **argv)
 			(void)ring_buffer__consume(rb);
 		rss = vmm_rss();
 		refault_interval(obj, t, rss >= 0);
+		if (rss >= 0 && find_ram(obj, sizes, &changed) >= 0 && changed)
+			fprintf(stderr, "hintstat: guest RAM now %llu MiB in %d block%s\n",
+				ram_total >> 20, nblocks, nblocks == 1 ? "" : "s");
 		take_state(obj);
 		guest_read(discarded(&cur_state.totals));
 		if (rss < 0) {

@@ -10,10 +10,14 @@
 
 #include "hintstat.h"
 
-/* Guest RAM mappings of the VMM (QEMU: one per RAM block). */
-#define HH_MAX_RANGES		4
-/* Files backing guest RAM (memory-backend-file/memfd), by fd. */
-#define HH_MAX_FDS		4
+/*
+ * Guest RAM blocks of the VMM (QEMU: -m, and each memory backend: NUMA
+ * nodes, pc-dimm, virtio-mem), each one address range, perhaps spanning
+ * several VMAs.
+ */
+#define HH_MAX_RANGES		16
+/* The VMM's fds on files backing guest RAM (memory-backend-file/memfd). */
+#define HH_MAX_FDS		16
 #define HH_PAGE_SHIFT		12
 
 /* madvise advice values and the fallocate flag (uapi). */
@@ -34,7 +38,7 @@ struct hh_range {
 	unsigned long long hi;
 	unsigned long long first_page;	/* its first bit in the page bitmap */
 	unsigned long long file_off;	/* file-backed: offset of lo in the file */
-	unsigned long long file;	/* 1: a mapping of the RAM file */
+	unsigned long long file;	/* file-backed: its file, 1.. (0: anonymous) */
 };
 
 struct hh_totals {
