@@ -89,6 +89,19 @@ struct {
 	__type(value, __u64);
 } discarded SEC(".maps");
 
+/*
+ * One bit per 2 MiB unit of guest RAM, set when a discard covered part
+ * of it (a host THP there is split); user space takes the bits every
+ * interval and asks the kernel which units are still PMD-mapped.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cut SEC(".maps");
+
 /* Account an event and, when recording, copy it to the ring buffer. */
 static __always_inline void emit(__u32 type, __u64 bytes, __u64 ns, __u32 a,
 				 int err, __u8 flag)
@@ -182,8 +195,33 @@ static __always_inline void mark_pages(const struct hh_range *r, __u64 lo,
 		bpf_loop(((m.p1 - 1) >> 6) - (m.p0 >> 6) + 1, mark_word, &m, 0);
 }
 
-/* Bytes of [start, start + len) inside guest RAM; their pages marked. */
-static __always_inline __u64 account_range(__u64 start, __u64 len, bool mark)
+static __always_inline void cut_unit(const struct hh_range *r, __u64 addr)
+{
+	__u64 u = r->first_unit + (addr >> HH_UNIT_SHIFT) -
+		  (r->lo >> HH_UNIT_SHIFT);
+	__u32 key = (__u32)(u >> 6);
+	__u64 *word = bpf_map_lookup_elem(&cut, &key);
+
+	if (word)
+		__sync_fetch_and_or(word, 1ULL << (u & 63));
+}
+
+/* [lo, hi) of range r was discarded: mark the 2 MiB units it cut into. */
+static __always_inline void mark_cut(const struct hh_range *r, __u64 lo,
+				     __u64 hi)
+{
+	__u64 part = (1ULL << HH_UNIT_SHIFT) - 1;
+
+	if (lo & part)
+		cut_unit(r, lo);
+	if (hi & part)
+		cut_unit(r, hi - 1);
+}
+
+enum { HH_MARK_PAGES = 1, HH_MARK_CUT = 2 };
+
+/* Bytes of [start, start + len) inside guest RAM; marked as mark says. */
+static __always_inline __u64 account_range(__u64 start, __u64 len, int mark)
 {
 	__u64 inside = 0, lo, hi;
 	int i;
@@ -198,8 +236,10 @@ static __always_inline __u64 account_range(__u64 start, __u64 len, bool mark)
 		if (lo >= hi)
 			continue;
 		inside += hi - lo;
-		if (mark)
+		if (mark & HH_MARK_PAGES)
 			mark_pages(r, lo, hi);
+		if (mark & HH_MARK_CUT)
+			mark_cut(r, lo, hi);
 	}
 	return inside;
 }
@@ -222,9 +262,12 @@ static __always_inline void mark_file_range(__u64 off, __u64 len, __u32 file)
 			continue;
 		lo = off > r->file_off ? off : r->file_off;
 		hi = end < f1 ? end : f1;
-		if (lo < hi)
+		if (lo < hi) {
 			mark_pages(r, r->lo + (lo - r->file_off),
 				   r->lo + (hi - r->file_off));
+			mark_cut(r, r->lo + (lo - r->file_off),
+				 r->lo + (hi - r->file_off));
+		}
 	}
 }
 
@@ -277,8 +320,10 @@ static __always_inline void mark_discarded(const struct hh_pending *p,
 			mark_file_range(p->start, p->len, p->advice);
 		return;
 	}
-	if ((!ret || ret == -HH_ENOMEM) && p->advice != HH_MADV_FREE)
-		account_range(p->start, p->len, true);
+	/* MADV_FREE splits a huge page it covers in part, all the same. */
+	if (!ret || ret == -HH_ENOMEM)
+		account_range(p->start, p->len, HH_MARK_CUT |
+			      (p->advice != HH_MADV_FREE ? HH_MARK_PAGES : 0));
 }
 
 static __always_inline void end(struct hh_sys_exit *ctx)
@@ -302,7 +347,7 @@ static __always_inline void end(struct hh_sys_exit *ctx)
 		     0, 0, 0);
 		goto out;
 	}
-	inside = account_range(p->start, p->len, false);
+	inside = account_range(p->start, p->len, 0);
 	if (inside < p->len)
 		emit(HH_EV_OUTSIDE, p->len - inside, ns, p->advice, 0, 0);
 	if (inside)

@@ -202,7 +202,8 @@ class GuestStream:
 # Several RAM blocks (sizes "A,B,..."; a memfd each, as QEMU's memory
 # backends are): "ready ADDR,ADDR,...", and OFF counts through the
 # blocks one after the other, as guest-physical addresses would;
-# "plug SIZE" maps one more block and says "plugged ADDR" before its ok.
+# "plug SIZE" maps one more block and says "plugged ADDR" before its ok;
+# "advise OFF LEN ADVICE" is any other madvise.
 RAM_VMM = r'''
 import ctypes, mmap, os, sys
 kind, sizes = sys.argv[1], [int(x) for x in sys.argv[2].split(",")]
@@ -263,6 +264,8 @@ for line in sys.stdin:
         libc.memset(ram + off, 2, 1)
     elif cmd == "fill":
         libc.memset(ram + off, 3, a[1])
+    elif cmd == "advise":                       # madvise OFF LEN ADVICE
+        assert libc.madvise(ram + off, a[1], a[2]) == 0
     elif cmd == "plug":                         # a block hotplugged
         plug(len(blocks), a[0])
         print("plugged", hex(blocks[-1][0]), flush=True)

@@ -634,7 +634,9 @@ def test_host_record_carries_the_refault_scans(tmp_path):
         data = bytearray(f.read())
     at = next(off for off in range(HEADER, len(data), EVENT.size)
               if EVENT.unpack_from(data, off)[4] == HH_EV_REFAULT)
-    for field_off, value in ((8, 4097), (48, 1)):   # bytes; err
+    for field_off, value, why in (
+            (8, 4097, "a refault record with more than whole pages"),
+            (48, 1, "a scan record with fields other than its figure")):
         bad = bytearray(data)
         struct.pack_into("<Q" if field_off == 8 else "<i", bad,
                          at + field_off, value)
@@ -642,4 +644,33 @@ def test_host_record_carries_the_refault_scans(tmp_path):
         path.write_bytes(bytes(bad))
         p = hintstat("report", str(path))
         assert p.returncode == 1, p.stdout
-        assert "a refault record with more than whole pages" in p.stderr
+        assert why in p.stderr
+
+
+HOST_THP_REC = os.path.join(TOP, "tools", "hintstat", "fuzz", "corpus",
+                            "record", "host-thp.hsrec")
+HH_EV_THP_SPLIT = 0x20b
+
+
+def test_host_record_carries_the_huge_page_splits(tmp_path):
+    """A host record (the fuzz seed: 4 KiB discarded in each of two host
+    huge pages, one whole huge page discarded) replays 2 splits; a split
+    record with another field set, or beyond any RAM, is refused."""
+    p = hintstat("report", "-j", HOST_THP_REC)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["total"]["thp_splits"] == 2
+    with open(HOST_THP_REC, "rb") as f:
+        data = bytearray(f.read())
+    at = [off for off in range(HEADER, len(data), EVENT.size)
+          if EVENT.unpack_from(data, off)[4] == HH_EV_THP_SPLIT]
+    assert at, "no split record in the seed"
+    for field_off, fmt, value, why in (
+            (48, "<i", 1, "a scan record with fields other than its figure"),
+            (8, "<Q", 1 << 50, "a split record beyond any guest RAM")):
+        bad = bytearray(data)
+        struct.pack_into(fmt, bad, at[0] + field_off, value)
+        path = tmp_path / "bad.hsrec"
+        path.write_bytes(bytes(bad))
+        p = hintstat("report", str(path))
+        assert p.returncode == 1, p.stdout
+        assert why in p.stderr

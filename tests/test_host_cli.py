@@ -545,7 +545,7 @@ def test_a_page_refaulted_twice_counts_twice():
 
 def test_unreadable_pagemap_is_unknown_not_zero():
     """pagemap hidden (here /dev/null bound over it in a mount namespace
-    of its own): the refault figure is null, "-" and absent from the
+    of its own): the refault and huge page split figures are null, "-" and absent from the
     Prometheus file, never 0, and stderr says why once."""
     with FakeVmm() as vmm:
         pagemap = f"/proc/{vmm.pid}/pagemap"
@@ -569,14 +569,19 @@ def test_unreadable_pagemap_is_unknown_not_zero():
                    if l.startswith("hintstat: refaults unknown")]
             assert why == [f"hintstat: refaults unknown: cannot read "
                            f"{pagemap}: short read"], p.stderr
-            assert "; refaults unknown; RSS" in p.stderr
+            assert "; refaults unknown; huge page splits unknown; RSS" \
+                in p.stderr
+            assert "hintstat: huge page splits unknown: the VMM's pagemap " \
+                "cannot be read" in p.stderr
             assert "pagehint_host_refault_bytes_total" not in metrics
+            assert "pagehint_host_thp_splits_total" not in metrics
             if mode == "-j":
                 lines = [json.loads(l) for l in p.stdout.splitlines()]
                 assert len(lines) == 2
                 for o in lines:
                     assert o["refault_bytes"] is None
                     assert o["total"]["refault_bytes"] is None
+                    assert o["thp_splits"] is o["total"]["thp_splits"] is None
                     assert o["refault_scan_ns"] is None
             else:
                 rows = [l.split() for l in p.stdout.splitlines()
@@ -664,3 +669,46 @@ def test_a_block_hotplugged_later_is_found(tmp_path):
     assert "guest RAM 32 MiB in 1 block\n" in "".join(host.err.all)
     assert t["outside_bytes"] == 0
     assert lines[-1]["ram_bytes"] == 48 * MIB
+
+
+def vmstat_field(name):
+    with open("/proc/vmstat") as f:
+        return next(int(l.split()[1]) for l in f if l.split()[0] == name)
+
+
+@pytest.mark.exact('host huge pages split', a='hintstat host (cut bits, PAGEMAP_SCAN)',
+                   b="the host's /proc/vmstat thp_split_pmd",
+                   independent=True, why="the kernel's split counter vs page-table scans")
+def test_thp_splits_by_partial_discards_are_counted():
+    """THP-backed RAM: a 4 KiB discard inside each of k PMD-mapped huge
+    pages splits each (the host's thp_split_pmd rises by k); 2 MiB
+    discards of whole aligned units and a second 4 KiB discard in a
+    split unit split nothing. hintstat host counts k."""
+    thp = sysfs_choice("/sys/kernel/mm/transparent_hugepage/enabled")
+    if thp not in ("always", "madvise"):
+        pytest.skip(f"THP unavailable: transparent_hugepage/enabled is {thp}")
+    k, host = 3, None
+    with RamVmm("thp") as vmm:
+        if vmm.smaps_kb("AnonHugePages") * 1024 < RAM_MIB * MIB:
+            pytest.skip("THP did not back the stand-in's RAM")
+        # MADV_NOHUGEPAGE: khugepaged must not collapse a split unit
+        # again before the scan (it splits nothing mapped already).
+        vmm.do(f"advise 0 {RAM_MIB * MIB} 15")
+        try:
+            host = HostRun(vmm)
+            if host.until("a line", lambda t: True)["thp_splits"] is None:
+                pytest.skip("no PAGEMAP_SCAN here: " + "".join(host.err.all))
+            before = vmstat_field("thp_split_pmd")
+            vmm.do(*(f"dontneed {i * HUGE + 8192} 4096" for i in range(k)),
+                   f"dontneed {10 * HUGE} {2 * HUGE}",     # whole units
+                   "dontneed 16384 4096")                  # split already
+            split = vmstat_field("thp_split_pmd") - before
+            t = host.until(f"{k} splits", lambda t: t["thp_splits"] >= k)
+            lines, err = host.finish(vmm)
+        finally:
+            kill_all(host and host.p)
+    assert host.p.returncode == 0, err
+    assert split >= k, "the host split fewer huge pages than discarded into"
+    assert t["thp_splits"] == k == split
+    assert lines[-1]["total"]["thp_splits"] == k
+    assert f"{k} host huge pages split" in err

@@ -34,6 +34,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "host.h"
+#include "host_thp.h"
 #include "report.h"
 #include "record.h"
 #include "cli.h"
@@ -74,7 +75,7 @@ struct vmm {
  * the BPF program's ranges[]; a block keeps both while it stays mapped.
  */
 struct ram_block {
-	unsigned long long lo, hi, off, first_page;
+	unsigned long long lo, hi, off, first_page, first_unit;
 	char *file;		/* backing file as maps names it, or NULL */
 	int slot;
 };
@@ -94,10 +95,12 @@ static struct hs_http http = { .lfd = -1 };
 static struct vmm target;
 static bool ram_file;		/* guest RAM is a file (memfd, hugetlbfs) */
 static unsigned long long ram_total;
-/* The blocks found so far, and the next free page of the bitmap. */
+/* The blocks found so far, and the next free page and 2 MiB unit. */
 static struct ram_block blocks[HH_MAX_RANGES];
 static int nblocks;
-static unsigned long long next_page;
+static unsigned long long next_page, next_unit;
+/* Host huge pages split by discards. */
+static struct hh_thp thp = { .pagemap_fd = -1 };
 static const char *divergence_reason;
 /* Totals since attach, for --prom :PORT and the summary. */
 static struct hh_state cur_state;
@@ -581,11 +584,13 @@ static void publish(struct hintstat_host_bpf *obj, const struct ram_block *b,
 	struct hh_range *r = &obj->bss->ranges[b->slot];
 
 	if (r->hi == b->hi && r->lo == b->lo && r->first_page == b->first_page &&
-	    r->file_off == b->off && r->file == file)
+	    r->file_off == b->off && r->file == file &&
+	    r->first_unit == b->first_unit)
 		return;
 	__atomic_store_n(&r->hi, 0, __ATOMIC_SEQ_CST);
 	r->lo = b->lo;
 	r->first_page = b->first_page;
+	r->first_unit = b->first_unit;
 	r->file_off = b->off;
 	r->file = file;
 	__atomic_store_n(&r->hi, b->hi, __ATOMIC_SEQ_CST);
@@ -623,6 +628,7 @@ static bool apply_blocks(struct hintstat_host_bpf *obj,
 			    blocks[j].hi == found[i].hi) {
 				found[i].slot = blocks[j].slot;
 				found[i].first_page = blocks[j].first_page;
+				found[i].first_unit = blocks[j].first_unit;
 				taken[found[i].slot] = true;
 				blocks[j].slot = -1;
 			}
@@ -642,6 +648,9 @@ static bool apply_blocks(struct hintstat_host_bpf *obj,
 			taken[j] = true;
 			found[i].first_page = next_page;
 			next_page += (found[i].hi - found[i].lo) >> HH_PAGE_SHIFT;
+			found[i].first_unit = next_unit;
+			next_unit += ((found[i].hi - 1) >> HH_UNIT_SHIFT) -
+				     (found[i].lo >> HH_UNIT_SHIFT) + 1;
 			changed = true;
 		}
 		publish(obj, &found[i], file_no(found, i));
@@ -952,6 +961,12 @@ static const char *sizes_str(const struct ram_sizes *sz)
 	return buf;
 }
 
+/* Words of the cut bitmap for blocks of these sizes. */
+static unsigned long long cut_words(const struct ram_sizes *sizes)
+{
+	return ((sum_sizes(sizes) >> HH_UNIT_SHIFT) + sizes->n + 63) / 64 + 1;
+}
+
 /* Load with the VMM's pid and a bitmap for its RAM; NULL after a message. */
 static struct hintstat_host_bpf *load_host(const struct ram_sizes *sizes)
 {
@@ -982,6 +997,10 @@ static struct hintstat_host_bpf *load_host(const struct ram_sizes *sizes)
 	/* One bit per 4 KiB page of all the blocks declared, 64 per word. */
 	err = bpf_map__set_max_entries(obj->maps.discarded,
 				       ((size >> HH_PAGE_SHIFT) + 63) / 64 + 1);
+	if (err)
+		goto fail;
+	/* One per 2 MiB unit, and one more per block (unaligned ends). */
+	err = bpf_map__set_max_entries(obj->maps.cut, cut_words(sizes));
 	if (err)
 		goto fail;
 	bpf_program__set_autoload(obj->progs.hh_kvm_fault,
@@ -1185,6 +1204,10 @@ static void json_totals(FILE *f, const struct hh_totals *t)
 		fprintf(f, "%llu", t->refault_bytes);
 	else
 		fprintf(f, "null");
+	if (thp.ok)
+		fprintf(f, ",\"thp_splits\":%llu", t->thp_splits);
+	else
+		fprintf(f, ",\"thp_splits\":null");
 }
 
 static void json_guest(FILE *f)
@@ -1324,6 +1347,10 @@ static void print_prom(FILE *f, const void *arg)
 		hs_prom_counter(f, "pagehint_host_refault_bytes_total",
 				"Bytes of discarded guest RAM the VMM maps again (its pagemap shows them present or swapped).",
 				t->refault_bytes);
+	if (thp.ok)
+		hs_prom_counter(f, "pagehint_host_thp_splits_total",
+				"Host huge pages (PMD-mapped THPs) of guest RAM that discards split.",
+				t->thp_splits);
 	hs_prom_head(f, "pagehint_host_rss_bytes", "gauge",
 		     "Resident set size of the VMM.");
 	fprintf(f, "pagehint_host_rss_bytes %llu\n", cur_rss);
@@ -1349,6 +1376,7 @@ static void summary(const struct hh_state *tot, long long rss_first,
 {
 	const struct hh_totals *t = &tot->totals;
 	char p50[16], p99[16], refault[64] = "refaults unknown";
+	char splits[64] = "huge page splits unknown";
 
 	fmt_percentiles(discard_hist(tot), p50, p99);
 	if (rs.ok)
@@ -1356,9 +1384,12 @@ static void summary(const struct hh_state *tot, long long rss_first,
 			 "%.1f MiB (%llu pages) refaulted",
 			 t->refault_bytes / MIB,
 			 t->refault_bytes >> HH_PAGE_SHIFT);
-	fprintf(stderr, "hintstat: summary over %.1f s: discarded %.1f MiB of guest RAM in %llu calls (p50 %s, p99 %s), %llu failed; %.1f MiB outside guest RAM in %llu calls; %s; RSS %.1f MiB at start, %.1f MiB max\n",
+	if (thp.ok)
+		snprintf(splits, sizeof(splits), "%llu host huge pages split",
+			 t->thp_splits);
+	fprintf(stderr, "hintstat: summary over %.1f s: discarded %.1f MiB of guest RAM in %llu calls (p50 %s, p99 %s), %llu failed; %.1f MiB outside guest RAM in %llu calls; %s; %s; RSS %.1f MiB at start, %.1f MiB max\n",
 		secs, discarded(t) / MIB, discard_calls(t), p50, p99, t->errors,
-		t->outside_bytes / MIB, t->outside_calls, refault,
+		t->outside_bytes / MIB, t->outside_calls, refault, splits,
 		rss_first / MIB, rss_max / MIB);
 	if (gs.p.seen)
 		fprintf(stderr, "hintstat: while the guest streamed: guest hinted %.1f MiB, host discarded %.1f MiB, %.1f MiB not discarded%s%s\n",
@@ -1391,14 +1422,19 @@ static void rec_user(unsigned int type, double t, unsigned long long bytes,
 }
 
 /*
- * The interval's pagemap scan (skipped once the VMM is gone: its pagemap
- * reads empty) and, when recording, its bytes as a refault record.
+ * The interval's scans of the VMM's pagemap (skipped once the VMM is
+ * gone: its pagemap reads empty) and, when recording, their figures as
+ * records: huge pages split, bytes refaulted.
  */
 static void refault_interval(struct hintstat_host_bpf *obj, double t,
 			     bool vmm_alive)
 {
-	unsigned long long before = rs.total;
+	unsigned long long before = rs.total, splits = thp.splits;
 
+	if (vmm_alive)
+		hh_thp_scan(&thp, obj->bss->ranges, HH_MAX_RANGES);
+	if (thp.ok)
+		rec_user(HH_EV_THP_SPLIT, t, thp.splits - splits, 0, false);
 	if (!rs.ok)
 		return;
 	if (vmm_alive)
@@ -1412,6 +1448,7 @@ static void take_state(const struct hintstat_host_bpf *obj)
 {
 	cur_state = obj->bss->hst;
 	cur_state.totals.refault_bytes = rs.total;
+	cur_state.totals.thp_splits = thp.splits;
 }
 
 /*
@@ -1441,6 +1478,7 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 	ram_file = r->ram_file;
 	cur_rss = r->rss_last;
 	rs.ok = r->refault_known;
+	thp.ok = r->thp_known;
 	hs_opt.hist = hist;
 	if (json) {
 		print_json(&r->host, &r->host, r->end_ns / 1e9, secs, NULL);
@@ -1521,6 +1559,9 @@ int hs_host_main(int argc, char **argv)
 	if (!obj)
 		return 1;
 	refault_open(obj);
+	hh_thp_open(&thp, bpf_map__fd(obj->maps.cut),
+		    bpf_map__max_entries(obj->maps.cut), rs.ok ? rs.fd : -1,
+		    obj->bss->ranges, HH_MAX_RANGES);
 	if (env.guest) {
 		hs_gstream_init(&gs.p, ram_total);
 		err = guest_connect(env.guest);
@@ -1675,6 +1716,7 @@ cleanup:
 	hs_http_close(&http);
 	if (gs.fd >= 0)
 		close(gs.fd);
+	hh_thp_close(&thp);
 	refault_close();
 	detach_all();
 	hintstat_host_bpf__destroy(obj);

@@ -19,6 +19,8 @@
 /* The VMM's fds on files backing guest RAM (memory-backend-file/memfd). */
 #define HH_MAX_FDS		16
 #define HH_PAGE_SHIFT		12
+/* A host huge page (x86-64 PMD): the unit of the THP split figure. */
+#define HH_UNIT_SHIFT		21
 
 /* madvise advice values and the fallocate flag (uapi). */
 #define HH_MADV_FREE		8
@@ -39,6 +41,7 @@ struct hh_range {
 	unsigned long long first_page;	/* its first bit in the page bitmap */
 	unsigned long long file_off;	/* file-backed: offset of lo in the file */
 	unsigned long long file;	/* file-backed: its file, 1.. (0: anonymous) */
+	unsigned long long first_unit;	/* its first bit in the cut bitmap */
 };
 
 struct hh_totals {
@@ -66,6 +69,8 @@ struct hh_totals {
 	unsigned long long kvm_faults;
 	/* discarded pages past the bitmap (never counted as refaults) */
 	unsigned long long untracked_pages;
+	/* host huge pages (PMD-mapped THPs) discards split (host_thp.h) */
+	unsigned long long thp_splits;
 };
 
 struct hh_state {
@@ -87,6 +92,9 @@ struct hh_state {
  *   refault:     bytes of discarded guest RAM found resident again by
  *                one pagemap scan (user space, every interval while
  *                pagemap can be read)
+ *   thp_split:   bytes = host huge pages that discards split, found by
+ *                one PAGEMAP_SCAN (user space, every interval while it
+ *                works)
  *   rss:         bytes = the VMM's RSS (written by user space)
  *   vmm:         a = pid, bytes = guest RAM size, flag = RAM is a file
  *                (user space, the first record)
@@ -103,6 +111,7 @@ enum hh_event_type {
 	HH_EV_RSS,
 	HH_EV_VMM,
 	HH_EV_REFAULT,
+	HH_EV_THP_SPLIT,
 	HH_EV_END_TYPES,
 };
 

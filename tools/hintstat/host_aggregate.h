@@ -56,6 +56,9 @@ static __always_inline void hh_account(struct hh_state *st,
 	case HH_EV_UNTRACKED:
 		HS_ADD(&t->untracked_pages, e->bytes);
 		break;
+	case HH_EV_THP_SPLIT:
+		HS_ADD(&t->thp_splits, e->bytes);
+		break;
 	}
 }
 

@@ -183,12 +183,18 @@ static const char *bad_host_record(const struct hs_event *e)
 		return "unknown record type";
 	if (e->flag > 1)
 		return "flag not 0 or 1";
-	/* A scan counts whole 4 KiB pages, and nothing else. */
+	/* A scan's record has its figure and nothing else. */
+	if ((e->type == HH_EV_REFAULT || e->type == HH_EV_THP_SPLIT) &&
+	    (e->ns || e->c64 || e->a || e->b || e->c || e->err || e->zone ||
+	     e->order || e->mt || e->flag))
+		return "a scan record with fields other than its figure";
+	/* Refaults are whole 4 KiB pages. */
 	if (e->type == HH_EV_REFAULT &&
-	    ((e->bytes & ((1ULL << HH_PAGE_SHIFT) - 1)) || e->ns || e->c64 ||
-	     e->a || e->b || e->c || e->err || e->zone || e->order || e->mt ||
-	     e->flag))
+	    (e->bytes & ((1ULL << HH_PAGE_SHIFT) - 1)))
 		return "a refault record with more than whole pages";
+	/* Splits of at most every 2 MiB unit of 16 EiB: no wrap. */
+	if (e->type == HH_EV_THP_SPLIT && e->bytes >> (64 - HH_UNIT_SHIFT))
+		return "a split record beyond any guest RAM";
 	return "";
 }
 
@@ -231,6 +237,10 @@ static void replay_host(struct hs_replay *r, const struct hs_event *e)
 	case HH_EV_REFAULT:
 		/* Written every interval while pagemap could be read. */
 		r->refault_known = true;
+		hh_account(&r->host, e);
+		break;
+	case HH_EV_THP_SPLIT:
+		r->thp_known = true;
 		hh_account(&r->host, e);
 		break;
 	default:

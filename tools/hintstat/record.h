@@ -49,6 +49,7 @@ struct hs_replay {
 	unsigned int pid;
 	bool ram_file;
 	bool refault_known;	/* HH_EV_REFAULT records: pagemap was read */
+	bool thp_known;		/* HH_EV_THP_SPLIT records: PAGEMAP_SCAN worked */
 	char err[320];			/* why the file was refused */
 };
 
