@@ -34,6 +34,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "host.h"
+#include "host_refault.h"
 #include "host_thp.h"
 #include "report.h"
 #include "record.h"
@@ -106,22 +107,7 @@ static const char *divergence_reason;
 static struct hh_state cur_state;
 static unsigned long long cur_rss;
 
-/*
- * The refault figure: discarded pages (the BPF bitmap, mmapped) that the
- * VMM's page tables map again (/proc/PID/pagemap). ok is false, and why
- * says why, when pagemap or the bitmap cannot be read: the figure is
- * then unknown ("-", null), never 0.
- */
-static struct refault_scan {
-	int fd;				/* /proc/PID/pagemap */
-	unsigned long long *bm;		/* the bitmap, mmapped */
-	size_t bm_len;			/* its mapping's length */
-	unsigned long long words;	/* bitmap words */
-	bool ok;
-	char why[160];
-	unsigned long long total;	/* bytes resident again since attach */
-	unsigned long long ns, pages;	/* the latest scan's cost */
-} rs = { .fd = -1 };
+static struct hh_refault rs = { .fd = -1 };
 
 const char host_doc[] =
 "Show what the VMM does with the free pages its guest reports.\n"
@@ -750,179 +736,6 @@ static long long vmm_rss(void)
 	return strtoll(p + 7, NULL, 10) * 1024;
 }
 
-/* pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAPPED	(1ULL << 62)
-/* Bitmap words per pread: 64 pages each, 32 KiB of pagemap at most. */
-#define SCAN_RUN_WORDS	64
-
-/* The refault figure is unknown from now on; say why, once. */
-static void refault_off(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rs.why, sizeof(rs.why), fmt, ap);
-	va_end(ap);
-	rs.ok = false;
-	fprintf(stderr, "hintstat: refaults unknown: %s\n", rs.why);
-}
-
-/* Map the discard bitmap and open the VMM's pagemap: rs.ok, or why not. */
-static void refault_open(struct hintstat_host_bpf *obj)
-{
-	long pg = sysconf(_SC_PAGESIZE);
-	unsigned long long e, va = obj->bss->ranges[0].lo;
-	char path[64];
-	ssize_t n;
-
-	rs.words = bpf_map__max_entries(obj->maps.discarded);
-	rs.bm_len = (rs.words * sizeof(*rs.bm) + pg - 1) / pg * pg;
-	rs.bm = mmap(NULL, rs.bm_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     bpf_map__fd(obj->maps.discarded), 0);
-	if (rs.bm == MAP_FAILED) {
-		rs.bm = NULL;
-		refault_off("cannot mmap the discard bitmap: %s",
-			    strerror(errno));
-		return;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", target.pid);
-	rs.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (rs.fd < 0) {
-		refault_off("cannot open %s: %s", path, strerror(errno));
-		return;
-	}
-	/* One entry of guest RAM: what the scans will read. */
-	n = pread(rs.fd, &e, sizeof(e), (va >> HH_PAGE_SHIFT) * sizeof(e));
-	if (n != sizeof(e)) {
-		refault_off("cannot read %s: %s", path,
-			    n < 0 ? strerror(errno) : "short read");
-		return;
-	}
-	rs.ok = true;
-}
-
-/* The bits of bitmap word w that stand for pages [p0, p1). */
-static unsigned long long word_mask(unsigned long long w,
-				    unsigned long long p0,
-				    unsigned long long p1)
-{
-	unsigned long long lo = w << 6, hi = lo + 64;
-
-	if (lo < p0)
-		lo = p0;
-	if (hi > p1)
-		hi = p1;
-	if (lo >= hi)
-		return 0;
-	return hi - lo == 64 ? ~0ULL : ((1ULL << (hi - lo)) - 1) << (lo & 63);
-}
-
-/*
- * Pages [p0, p1) of range r (at most SCAN_RUN_WORDS words): take their
- * bits, read their pagemap entries in one pread, count those present or
- * swapped as resident again and put back the bits of the others. Taking
- * the bits before reading means a discard racing with the scan is never
- * lost: its sys_exit sets the bit again, or its page reads absent and
- * the bit goes back. 0, or -errno when pagemap could not be read.
- */
-static int scan_run(const struct hh_range *r, unsigned long long p0,
-		    unsigned long long p1)
-{
-	static unsigned long long pm[SCAN_RUN_WORDS * 64];
-	unsigned long long taken[SCAN_RUN_WORDS + 1], w, w0 = p0 >> 6, m, keep;
-	unsigned long long va = r->lo + ((p0 - r->first_page) << HH_PAGE_SHIFT);
-	size_t len = (p1 - p0) * sizeof(pm[0]);
-	bool read_ok;
-	ssize_t n;
-	int err, b;
-
-	for (w = w0; w <= (p1 - 1) >> 6; w++) {
-		m = word_mask(w, p0, p1);
-		taken[w - w0] = __atomic_fetch_and(&rs.bm[w], ~m,
-						   __ATOMIC_SEQ_CST) & m;
-	}
-	n = pread(rs.fd, pm, len, (va >> HH_PAGE_SHIFT) * sizeof(pm[0]));
-	err = n < 0 ? -errno : 0;
-	read_ok = n == (ssize_t)len;
-	for (w = w0; w <= (p1 - 1) >> 6; w++) {
-		keep = 0;
-		for (b = 0; b < 64; b++) {
-			if (!(taken[w - w0] & (1ULL << b)))
-				continue;
-			if (read_ok && (pm[(w << 6) + b - p0] &
-					(PM_PRESENT | PM_SWAPPED)))
-				rs.total += 1ULL << HH_PAGE_SHIFT;
-			else
-				keep |= 1ULL << b;
-		}
-		if (keep)
-			__atomic_fetch_or(&rs.bm[w], keep, __ATOMIC_SEQ_CST);
-	}
-	rs.pages += p1 - p0;
-	return read_ok ? 0 : err ? err : -EIO;
-}
-
-/* The marked pages of range r, below bitmap page limit, run by run. */
-static int scan_range(const struct hh_range *r, unsigned long long limit)
-{
-	unsigned long long end, p0, p1, w, w1;
-	int err;
-
-	end = r->first_page + ((r->hi - r->lo) >> HH_PAGE_SHIFT);
-	if (end > limit)
-		end = limit;
-	if (end > rs.words * 64)
-		end = rs.words * 64;
-	for (p0 = r->first_page; p0 < end; p0 = p1) {
-		w = p0 >> 6;
-		p1 = (w + 1) << 6;
-		if (__atomic_load_n(&rs.bm[w], __ATOMIC_RELAXED) &
-		    word_mask(w, p0, end)) {
-			/* Only words with bits set: a pread per run of them. */
-			for (w1 = w + 1; w1 < w + SCAN_RUN_WORDS &&
-			     (w1 << 6) < end &&
-			     __atomic_load_n(&rs.bm[w1], __ATOMIC_RELAXED); w1++)
-				;
-			p1 = w1 << 6;
-			err = scan_run(r, p0, p1 < end ? p1 : end);
-			if (err)
-				return err;
-		}
-		if (p1 > end)
-			p1 = end;
-	}
-	return 0;
-}
-
-/* One scan of the bitmap against pagemap, timed. */
-static void refault_scan(struct hintstat_host_bpf *obj)
-{
-	unsigned long long limit = obj->bss->bitmap_pages;
-	double t0 = hs_now_mono();
-	int i, err = 0;
-
-	rs.pages = 0;
-	for (i = 0; i < HH_MAX_RANGES && !err; i++)
-		if (obj->bss->ranges[i].hi > obj->bss->ranges[i].lo)
-			err = scan_range(&obj->bss->ranges[i], limit);
-	rs.ns = (unsigned long long)((hs_now_mono() - t0) * 1e9);
-	/* A VMM that just exited reads empty: the loop ends, no error. */
-	if (err && vmm_rss() >= 0)
-		refault_off("cannot read /proc/%d/pagemap: %s", target.pid,
-			    strerror(-err));
-}
-
-static void refault_close(void)
-{
-	if (rs.bm)
-		munmap(rs.bm, rs.bm_len);
-	if (rs.fd >= 0)
-		close(rs.fd);
-	rs.bm = NULL;
-	rs.fd = -1;
-}
-
 static void detach_all(void)
 {
 	int i;
@@ -1430,6 +1243,7 @@ static void refault_interval(struct hintstat_host_bpf *obj, double t,
 			     bool vmm_alive)
 {
 	unsigned long long before = rs.total, splits = thp.splits;
+	int err;
 
 	if (vmm_alive)
 		hh_thp_scan(&thp, obj->bss->ranges, HH_MAX_RANGES);
@@ -1437,8 +1251,13 @@ static void refault_interval(struct hintstat_host_bpf *obj, double t,
 		rec_user(HH_EV_THP_SPLIT, t, thp.splits - splits, 0, false);
 	if (!rs.ok)
 		return;
-	if (vmm_alive)
-		refault_scan(obj);
+	if (vmm_alive) {
+		err = hh_refault_scan(&rs, obj->bss->ranges, HH_MAX_RANGES,
+				      obj->bss->bitmap_pages);
+		/* A VMM that just exited reads empty: no error then. */
+		if (err && vmm_rss() >= 0)
+			hh_refault_fail(&rs, err);
+	}
 	if (rs.ok)
 		rec_user(HH_EV_REFAULT, t, rs.total - before, 0, false);
 }
@@ -1558,7 +1377,9 @@ int hs_host_main(int argc, char **argv)
 	obj = load_host(sizes);
 	if (!obj)
 		return 1;
-	refault_open(obj);
+	hh_refault_open(&rs, target.pid, bpf_map__fd(obj->maps.discarded),
+			bpf_map__max_entries(obj->maps.discarded),
+			obj->bss->ranges[0].lo);
 	hh_thp_open(&thp, bpf_map__fd(obj->maps.cut),
 		    bpf_map__max_entries(obj->maps.cut), rs.ok ? rs.fd : -1,
 		    obj->bss->ranges, HH_MAX_RANGES);
@@ -1717,7 +1538,7 @@ cleanup:
 	if (gs.fd >= 0)
 		close(gs.fd);
 	hh_thp_close(&thp);
-	refault_close();
+	hh_refault_close(&rs);
 	detach_all();
 	hintstat_host_bpf__destroy(obj);
 	return rc;
