@@ -35,6 +35,7 @@
 #include <bpf/libbpf.h>
 #include "host.h"
 #include "host_refault.h"
+#include "host_vmm.h"
 #include "host_thp.h"
 #include "report.h"
 #include "record.h"
@@ -46,12 +47,6 @@
 #define MIB (1024.0 * 1024.0)
 #define HH_MAX_LINKS 8
 
-/* The sizes of a VMM's guest RAM blocks, as declared (bytes). */
-struct ram_sizes {
-	unsigned long long v[HH_MAX_RANGES];
-	int n;
-};
-
 /* Besides the options both views take (hs_opt, cli.h). */
 static struct host_env {
 	int pid;
@@ -60,26 +55,6 @@ static struct host_env {
 	const char *guest;	/* --guest SOCKET */
 	bool record;
 } env;
-
-/* A process that looks like a VMM. */
-struct vmm {
-	int pid;
-	char comm[32];
-	char cmdline[4096];	/* NULs turned into spaces */
-	struct ram_sizes ram;	/* from its command line */
-	bool ram_default;	/* no size given there: the VMM's default */
-};
-
-/*
- * A guest RAM block found in the VMM's maps: one address range, perhaps
- * several VMAs, and its place in the discard bitmap. slot is its index in
- * the BPF program's ranges[]; a block keeps both while it stays mapped.
- */
-struct ram_block {
-	unsigned long long lo, hi, off, first_page, first_unit;
-	char *file;		/* backing file as maps names it, or NULL */
-	int slot;
-};
 
 /* The guest's stream (--guest): its socket and its parser. */
 struct guest_stream {
@@ -93,13 +68,8 @@ static volatile sig_atomic_t exiting;
 static struct bpf_link *links[HH_MAX_LINKS];
 static struct guest_stream gs = { .fd = -1 };
 static struct hs_http http = { .lfd = -1 };
-static struct vmm target;
-static bool ram_file;		/* guest RAM is a file (memfd, hugetlbfs) */
-static unsigned long long ram_total;
-/* The blocks found so far, and the next free page and 2 MiB unit. */
-static struct ram_block blocks[HH_MAX_RANGES];
-static int nblocks;
-static unsigned long long next_page, next_unit;
+/* The VMM traced, and its guest RAM. */
+static struct hh_vm the_vm;
 /* Host huge pages split by discards. */
 static struct hh_thp thp = { .pagemap_fd = -1 };
 static const char *divergence_reason;
@@ -161,43 +131,6 @@ static const struct argp_option host_opts[] = {
 	{},
 };
 
-static void add_size(struct ram_sizes *s, unsigned long long v)
-{
-	if (v && s->n < HH_MAX_RANGES)
-		s->v[s->n++] = v;
-}
-
-static unsigned long long sum_sizes(const struct ram_sizes *s)
-{
-	unsigned long long sum = 0;
-	int i;
-
-	for (i = 0; i < s->n; i++)
-		sum += s->v[i] < ULLONG_MAX - sum ? s->v[i] : 0;
-	return sum;
-}
-
-/* "1G,512M": true with every size in out, false on any bad one. */
-static bool parse_ram_list(const char *arg, struct ram_sizes *out)
-{
-	char buf[64];
-	const char *p = arg;
-	size_t len;
-
-	memset(out, 0, sizeof(*out));
-	do {
-		len = strcspn(p, ",");
-		if (len >= sizeof(buf) || out->n == HH_MAX_RANGES)
-			return false;
-		snprintf(buf, sizeof(buf), "%.*s", (int)len, p);
-		out->v[out->n] = hs_parse_size(buf, 'M');
-		if (!out->v[out->n++])
-			return false;
-		p += len;
-	} while (*p++ == ',');
-	return true;
-}
-
 static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
@@ -212,7 +145,7 @@ static error_t host_parse_arg(int key, char *arg, struct argp_state *state)
 		env.name = arg;
 		break;
 	case OPT_RAM:
-		if (!parse_ram_list(arg, &env.ram))
+		if (!hh_parse_ram_list(arg, &env.ram))
 			argp_error(state, "invalid --ram '%s': want sizes such as 1024M or 4G,512M (at most %d, each below 16 EiB)",
 				   arg, HH_MAX_RANGES);
 		break;
@@ -241,167 +174,6 @@ static void sig_handler(int sig)
 	exiting = 1;
 }
 
-/* Read a small /proc file; its length, or -1. */
-static ssize_t read_file(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (!f)
-		return -1;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return (ssize_t)n;
-}
-
-/*
- * A size in a QEMU option: "key=V" in "a=1,key=V,...", or "key":V in its
- * JSON form (libvirt writes -object as JSON). unit: V's default unit.
- * 0 when absent or not a size.
- */
-static unsigned long long opt_size(const char *arg, const char *key,
-				   char unit)
-{
-	char pat[32], buf[64];
-	size_t klen;
-	const char *p;
-
-	klen = (size_t)snprintf(pat, sizeof(pat), "%s=", key);
-	for (p = arg; (p = strstr(p, pat)); p++)
-		if (p == arg || p[-1] == ',')
-			break;
-	if (!p) {
-		klen = (size_t)snprintf(pat, sizeof(pat), "\"%s\":", key);
-		p = strstr(arg, pat);
-		if (!p)
-			return 0;
-		unit = 'B';
-	}
-	p += klen;
-	p += strspn(p, " ");
-	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, ",} "), p);
-	return hs_parse_size(buf, unit);
-}
-
-/*
- * QEMU's RAM blocks: every memory-backend-* object, and -m's initial RAM
- * unless backends provide it (-numa ...,memdev= or -machine
- * memory-backend=). pc-dimm and virtio-mem devices use backends too.
- */
-static bool qemu_ram(const char *argv, size_t len, struct ram_sizes *out)
-{
-	const char *a, *prev = "", *next;
-	unsigned long long m = 0;
-	bool m_by_backend = false;
-	char buf[64];
-
-	for (a = argv; a < argv + len; prev = a, a = next) {
-		next = a + strlen(a) + 1;
-		if (!strcmp(prev, "-m")) {
-			/* -m [size=]SIZE[,slots=N,maxmem=SIZE] */
-			m = opt_size(a, "size", 'M');
-			snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(a, ","), a);
-			if (!m)
-				m = hs_parse_size(buf, 'M');
-		} else if (!strcmp(prev, "-object") && strstr(a, "memory-backend"))
-			add_size(out, opt_size(a, "size", 'B'));
-		else if ((!strcmp(prev, "-numa") && strstr(a, "memdev")) ||
-			 ((!strcmp(prev, "-machine") || !strcmp(prev, "-M")) &&
-			  strstr(a, "memory-backend")))
-			m_by_backend = true;
-	}
-	if (!m_by_backend)
-		add_size(out, m ?: 128ULL << 20);	/* QEMU's default */
-	return m || out->n > 1 || m_by_backend;
-}
-
-/* Cloud Hypervisor: --memory size=, and each --memory-zone size=. */
-static bool ch_ram(const char *argv, size_t len, struct ram_sizes *out)
-{
-	const char *a, *flag = "";
-
-	for (a = argv; a < argv + len; a += strlen(a) + 1) {
-		if (!strncmp(a, "--", 2)) {
-			flag = a;
-			continue;
-		}
-		if (!strcmp(flag, "--memory") || !strcmp(flag, "--memory-zone"))
-			add_size(out, opt_size(a, "size", 'B'));
-	}
-	if (out->n)
-		return true;
-	add_size(out, 512ULL << 20);	/* Cloud Hypervisor's default */
-	return false;
-}
-
-/* Guest RAM block sizes from a VMM's command line (argv, NUL separated). */
-static void ram_from_cmdline(const char *comm, const char *argv, size_t len,
-			     struct vmm *v)
-{
-	if (!strncmp(comm, "qemu", 4))
-		v->ram_default = !qemu_ram(argv, len, &v->ram);
-	else if (!strncmp(comm, "cloud-hyperviso", 15))
-		v->ram_default = !ch_ram(argv, len, &v->ram);
-}
-
-static bool read_vmm(int pid, struct vmm *v, bool wait_argv)
-{
-	char path[64], argv[4096];
-	ssize_t n, i;
-	int tries;
-
-	memset(v, 0, sizeof(*v));
-	v->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	if (read_file(path, v->comm, sizeof(v->comm)) < 0)
-		return false;
-	v->comm[strcspn(v->comm, "\n")] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	/*
-	 * exec closes O_CLOEXEC fds and sets comm before it fills in the new
-	 * argv, so a VMM whose launcher returned at once (Python's Popen
-	 * does) can still show an empty command line: wait up to 1 s for it
-	 * rather than fall back to the default RAM size. Kernel threads
-	 * never get one, hence the bound, and a scan of all of /proc does
-	 * not wait.
-	 */
-	for (tries = 0; ; tries++) {
-		n = read_file(path, argv, sizeof(argv));
-		if (n < 0)
-			return false;
-		if (n > 0 || !wait_argv || tries == 100)
-			break;
-		usleep(10000);
-	}
-	ram_from_cmdline(v->comm, argv, n, v);
-	for (i = 0; i < n && i < (ssize_t)sizeof(v->cmdline) - 1; i++)
-		v->cmdline[i] = argv[i] ? argv[i] : ' ';
-	v->cmdline[i] = '\0';
-	return true;
-}
-
-static bool is_vmm_name(const struct vmm *v, const char *name)
-{
-	static const char * const known[] = {
-		"qemu-system-", "qemu-kvm", "firecracker", "cloud-hyperviso",
-	};
-	char argv0[256];
-	const char *base;
-	size_t i;
-
-	snprintf(argv0, sizeof(argv0), "%.*s", (int)strcspn(v->cmdline, " "),
-		 v->cmdline);
-	base = strrchr(argv0, '/');
-	base = base ? base + 1 : argv0;
-	if (name)
-		return strstr(v->comm, name) || strstr(base, name);
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strncmp(v->comm, known[i], strlen(known[i])))
-			return true;
-	return false;
-}
-
 /* The VMM to trace: target filled, or 1 (runtime) / 2 (ambiguous). */
 static int find_vmm(void)
 {
@@ -411,7 +183,7 @@ static int find_vmm(void)
 	DIR *dir;
 
 	if (env.pid) {
-		if (!read_vmm(env.pid, &target, true)) {
+		if (!hh_read_vmm(env.pid, &the_vm.target, true)) {
 			hs_die_hint("list the VMMs with 'hintstat host' (no -p), or pgrep -a qemu",
 				    "no process with pid %d", env.pid);
 			return 1;
@@ -426,8 +198,8 @@ static int find_vmm(void)
 	while ((d = readdir(dir))) {
 		int pid = atoi(d->d_name);
 
-		if (pid <= 0 || pid == self || !read_vmm(pid, &v, false) ||
-		    !is_vmm_name(&v, env.name))
+		if (pid <= 0 || pid == self || !hh_read_vmm(pid, &v, false) ||
+		    !hh_is_vmm_name(&v, env.name))
 			continue;
 		found = realloc(found, (n + 1) * sizeof(*found));
 		if (!found) {
@@ -438,7 +210,7 @@ static int find_vmm(void)
 	}
 	closedir(dir);
 	if (n == 1) {
-		target = found[0];
+		the_vm.target = found[0];
 		free(found);
 		return 0;
 	}
@@ -458,282 +230,11 @@ static int find_vmm(void)
 		"COMMAND");
 	for (i = 0; i < n; i++)
 		fprintf(stderr, "  %7d  %-15s %8llu  %.48s\n", found[i].pid,
-			found[i].comm, sum_sizes(&found[i].ram) >> 20,
+			found[i].comm, hh_sum_sizes(&found[i].ram) >> 20,
 			found[i].cmdline);
 	fprintf(stderr, "hint: choose one with -p PID\n");
 	free(found);
 	return 2;
-}
-
-/* A line of /proc/PID/maps. */
-struct vma {
-	unsigned long long lo, hi, off;
-	bool rw;
-	char *name;		/* "" when anonymous */
-};
-
-static void free_vmas(struct vma *v, int n)
-{
-	while (n-- > 0)
-		free(v[n].name);
-	free(v);
-}
-
-/* The VMM's mappings: their count, or -errno. */
-static int read_maps(int pid, struct vma **out)
-{
-	char path[64], line[PATH_MAX + 128], perms[8];
-	struct vma *v = NULL, *nv;
-	int n = 0, cap = 0, name_at;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 256;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv)
-				break;
-			v = nv;
-		}
-		name_at = 0;
-		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &v[n].lo,
-			   &v[n].hi, perms, &v[n].off, &name_at) < 4 ||
-		    !name_at)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		v[n].rw = perms[0] == 'r' && perms[1] == 'w';
-		v[n].name = strdup(line + name_at);
-		if (v[n].name)
-			n++;
-	}
-	fclose(f);
-	*out = v;
-	return n;
-}
-
-/* Whether VMA b continues VMA a as one mapping of the same thing. */
-static bool continues(const struct vma *a, const struct vma *b)
-{
-	return b->lo == a->hi && b->rw == a->rw && !strcmp(a->name, b->name) &&
-	       (!a->name[0] || b->off == a->off + (a->hi - a->lo));
-}
-
-/*
- * The guest RAM blocks among the mappings: runs of VMAs (one block may
- * be split into several by madvise or mprotect) whose length is one of
- * the declared sizes, each size taken once, the longest run first.
- */
-static int match_blocks(const struct vma *v, int n,
-			const struct ram_sizes *sizes, struct ram_block *out)
-{
-	bool used[HH_MAX_RANGES] = {};
-	int i, j, k, best_j, best_k, nout = 0;
-	unsigned long long len;
-
-	for (i = 0; i < n && nout < HH_MAX_RANGES; i++) {
-		if (!v[i].rw || v[i].name[0] == '[')
-			continue;
-		best_j = best_k = -1;
-		len = 0;
-		for (j = i; j < n && (j == i || continues(&v[j - 1], &v[j])); j++) {
-			len += v[j].hi - v[j].lo;
-			for (k = 0; k < sizes->n; k++)
-				if (!used[k] && sizes->v[k] == len) {
-					best_j = j;
-					best_k = k;
-				}
-		}
-		if (best_k < 0)
-			continue;
-		used[best_k] = true;
-		out[nout] = (struct ram_block){
-			.lo = v[i].lo, .hi = v[best_j].hi, .off = v[i].off,
-			.file = v[i].name[0] ? strdup(v[i].name) : NULL,
-			.slot = -1,
-		};
-		nout++;
-		i = best_j;
-	}
-	return nout;
-}
-
-/* Publish block b in BPF slot b->slot: hi last, so a half-written range
- * is never used (the programs skip hi <= lo); a slot that already says
- * the same is left alone, so no discard goes unseen meanwhile. */
-static void publish(struct hintstat_host_bpf *obj, const struct ram_block *b,
-		    unsigned long long file)
-{
-	struct hh_range *r = &obj->bss->ranges[b->slot];
-
-	if (r->hi == b->hi && r->lo == b->lo && r->first_page == b->first_page &&
-	    r->file_off == b->off && r->file == file &&
-	    r->first_unit == b->first_unit)
-		return;
-	__atomic_store_n(&r->hi, 0, __ATOMIC_SEQ_CST);
-	r->lo = b->lo;
-	r->first_page = b->first_page;
-	r->first_unit = b->first_unit;
-	r->file_off = b->off;
-	r->file = file;
-	__atomic_store_n(&r->hi, b->hi, __ATOMIC_SEQ_CST);
-}
-
-/* The file number of block i (hh_range.file): 1 + the index of the
- * first block on the same file; 0 when anonymous. */
-static unsigned long long file_no(const struct ram_block *b, int i)
-{
-	int j;
-
-	if (!b[i].file)
-		return 0;
-	for (j = 0; j < i; j++)
-		if (b[j].file && !strcmp(b[j].file, b[i].file))
-			break;
-	return (unsigned long long)j + 1;
-}
-
-/*
- * Make found[] the blocks: those still mapped where they were keep their
- * slot and bitmap pages, new ones take a free slot and the next pages
- * (past the bitmap, their discards count as untracked), gone ones free
- * their slot. True when anything changed.
- */
-static bool apply_blocks(struct hintstat_host_bpf *obj,
-			 struct ram_block *found, int nfound)
-{
-	bool taken[HH_MAX_RANGES] = {}, changed = nfound != nblocks;
-	int i, j;
-
-	for (i = 0; i < nfound; i++)
-		for (j = 0; j < nblocks; j++)
-			if (blocks[j].slot >= 0 && blocks[j].lo == found[i].lo &&
-			    blocks[j].hi == found[i].hi) {
-				found[i].slot = blocks[j].slot;
-				found[i].first_page = blocks[j].first_page;
-				found[i].first_unit = blocks[j].first_unit;
-				taken[found[i].slot] = true;
-				blocks[j].slot = -1;
-			}
-	for (j = 0; j < nblocks; j++) {
-		if (blocks[j].slot >= 0) {
-			__atomic_store_n(&obj->bss->ranges[blocks[j].slot].hi,
-					 0, __ATOMIC_SEQ_CST);
-			changed = true;
-		}
-		free(blocks[j].file);
-	}
-	for (i = 0; i < nfound; i++) {
-		if (found[i].slot < 0) {
-			for (j = 0; taken[j]; j++)
-				;
-			found[i].slot = j;
-			taken[j] = true;
-			found[i].first_page = next_page;
-			next_page += (found[i].hi - found[i].lo) >> HH_PAGE_SHIFT;
-			found[i].first_unit = next_unit;
-			next_unit += ((found[i].hi - 1) >> HH_UNIT_SHIFT) -
-				     (found[i].lo >> HH_UNIT_SHIFT) + 1;
-			changed = true;
-		}
-		publish(obj, &found[i], file_no(found, i));
-	}
-	memcpy(blocks, found, nfound * sizeof(*found));
-	nblocks = nfound;
-	ram_total = 0;
-	ram_file = false;
-	for (i = 0; i < nblocks; i++) {
-		ram_total += blocks[i].hi - blocks[i].lo;
-		ram_file |= blocks[i].file != NULL;
-	}
-	return changed;
-}
-
-/* The VMM's fds open on the RAM files ("/memfd:pc.ram (deleted)" in maps
- * is the fd's link target too), with their file numbers. */
-static void find_ram_fds(struct hintstat_host_bpf *obj)
-{
-	char path[64], fdpath[320], link[PATH_MAX];
-	struct dirent *d;
-	int nfd = 0, i;
-	DIR *dir;
-
-	memset(obj->bss->ram_fd_file, 0, sizeof(obj->bss->ram_fd_file));
-	if (!ram_file)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/fd", target.pid);
-	dir = opendir(path);
-	while (dir && (d = readdir(dir)) && nfd < HH_MAX_FDS) {
-		ssize_t l;
-
-		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, d->d_name);
-		l = readlink(fdpath, link, sizeof(link) - 1);
-		if (l <= 0)
-			continue;
-		link[l] = '\0';
-		for (i = 0; i < nblocks; i++) {
-			if (!blocks[i].file || strcmp(link, blocks[i].file))
-				continue;
-			obj->bss->ram_fds[nfd] = atoi(d->d_name);
-			obj->bss->ram_fd_file[nfd++] = file_no(blocks, i);
-			break;
-		}
-	}
-	if (dir)
-		closedir(dir);
-}
-
-/*
- * Find the guest RAM blocks in /proc/PID/maps and give them to the BPF
- * programs; again every interval, so that blocks hotplugged, remapped
- * or unplugged are followed. The number of blocks (-ENOENT when none
- * yet), or -errno when maps cannot be read. *changed: anything moved.
- */
-static int find_ram(struct hintstat_host_bpf *obj,
-		    const struct ram_sizes *sizes, bool *changed)
-{
-	struct ram_block found[HH_MAX_RANGES];
-	struct vma *v = NULL;
-	int n, nfound;
-
-	n = read_maps(target.pid, &v);
-	if (n < 0)
-		return n;
-	nfound = match_blocks(v, n, sizes, found);
-	free_vmas(v, n);
-	*changed = apply_blocks(obj, found, nfound);
-	if (*changed)
-		find_ram_fds(obj);
-	return nblocks ? nblocks : -ENOENT;
-}
-
-/* Why a VMM may skip discarding what its guest reported, if we can tell. */
-static const char *guess_reason(void)
-{
-	if (strstr(target.cmdline, "vfio-pci"))
-		return "VFIO device assigned: QEMU disables discards of guest RAM";
-	if (strstr(target.cmdline, "hugetlbfs") || strstr(target.cmdline, "hugepages"))
-		return "huge-page backed RAM: ranges not aligned to the huge page are ignored";
-	if (strstr(target.cmdline, "postcopy") || strstr(target.cmdline, "-incoming"))
-		return "migration: QEMU skips discards during postcopy";
-	return "unknown: page poisoning in the guest, postcopy or a background snapshot make QEMU skip discards";
-}
-
-/* The VMM's RSS in bytes; -1 once it is gone (or a zombie). */
-static long long vmm_rss(void)
-{
-	char path[64], buf[4096], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", target.pid);
-	if (read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	p = strstr(buf, "\nVmRSS:");
-	if (!p)
-		return -1;
-	return strtoll(p + 7, NULL, 10) * 1024;
 }
 
 static void detach_all(void)
@@ -759,31 +260,10 @@ static bool tracepoint_exists(const char *cat, const char *name)
 	return !access(path, F_OK);
 }
 
-/* "512+512 MiB": the declared block sizes, for messages. */
-static const char *sizes_str(const struct ram_sizes *sz)
-{
-	static char buf[HH_MAX_RANGES * 21 + 8];
-	size_t at = 0;
-	int i;
-
-	buf[0] = '\0';
-	for (i = 0; i < sz->n; i++)
-		at += snprintf(buf + at, sizeof(buf) - at, "%s%llu",
-			       i ? "+" : "", sz->v[i] >> 20);
-	snprintf(buf + at, sizeof(buf) - at, " MiB");
-	return buf;
-}
-
-/* Words of the cut bitmap for blocks of these sizes. */
-static unsigned long long cut_words(const struct ram_sizes *sizes)
-{
-	return ((sum_sizes(sizes) >> HH_UNIT_SHIFT) + sizes->n + 63) / 64 + 1;
-}
-
 /* Load with the VMM's pid and a bitmap for its RAM; NULL after a message. */
 static struct hintstat_host_bpf *load_host(const struct ram_sizes *sizes)
 {
-	unsigned long long size = sum_sizes(sizes);
+	unsigned long long size = hh_sum_sizes(sizes);
 	struct hintstat_host_bpf *obj;
 	struct bpf_program *prog;
 	int err, n = 0, tries;
@@ -805,7 +285,7 @@ static struct hintstat_host_bpf *load_host(const struct ram_sizes *sizes)
 		err = -errno;
 		goto fail;
 	}
-	obj->rodata->vmm_tgid = target.pid;
+	obj->rodata->vmm_tgid = the_vm.target.pid;
 	obj->rodata->stream_events = env.record;
 	/* One bit per 4 KiB page of all the blocks declared, 64 per word. */
 	err = bpf_map__set_max_entries(obj->maps.discarded,
@@ -813,7 +293,7 @@ static struct hintstat_host_bpf *load_host(const struct ram_sizes *sizes)
 	if (err)
 		goto fail;
 	/* One per 2 MiB unit, and one more per block (unaligned ends). */
-	err = bpf_map__set_max_entries(obj->maps.cut, cut_words(sizes));
+	err = bpf_map__set_max_entries(obj->maps.cut, hh_cut_words(sizes));
 	if (err)
 		goto fail;
 	bpf_program__set_autoload(obj->progs.hh_kvm_fault,
@@ -827,10 +307,10 @@ static struct hintstat_host_bpf *load_host(const struct ram_sizes *sizes)
 	obj->bss->bitmap_pages = ((size >> HH_PAGE_SHIFT) + 63) / 64 * 64;
 	/* A VMM just started may not have mapped its RAM yet: 10 s. */
 	for (tries = 0; tries < 200; tries++) {
-		err = find_ram(obj, sizes, &changed);
+		err = hh_find_ram(&the_vm, obj->bss, sizes, &changed);
 		if (err != -ENOENT || exiting)
 			break;
-		if (vmm_rss() < 0) {
+		if (hh_vmm_rss(the_vm.target.pid) < 0) {
 			err = -ESRCH;
 			break;
 		}
@@ -839,22 +319,22 @@ static struct hintstat_host_bpf *load_host(const struct ram_sizes *sizes)
 	if (err == -ENOENT) {
 		hs_die_hint("give the guest's memory size with --ram SIZE[,SIZE...], one per RAM block",
 			    "no mapping of %s (the guest RAM, %s) in /proc/%d/maps",
-			    sizes_str(sizes), env.ram.n ? "from --ram" :
-			    target.ram_default ? "the VMM's default size" :
-			    "from its command line", target.pid);
+			    hh_sizes_str(sizes), env.ram.n ? "from --ram" :
+			    the_vm.target.ram_default ? "the VMM's default size" :
+			    "from its command line", the_vm.target.pid);
 		hintstat_host_bpf__destroy(obj);
 		return NULL;
 	}
 	if (err == -ESRCH) {
 		hs_die_hint("start the VM again; its log says why it stopped",
 			    "%s (pid %d) exited before its guest RAM was mapped",
-			    target.comm, target.pid);
+			    the_vm.target.comm, the_vm.target.pid);
 		hintstat_host_bpf__destroy(obj);
 		return NULL;
 	}
 	if (err < 0) {
 		hs_die_hint("check the pid; the VMM may have exited",
-			    "cannot read /proc/%d/maps: %s", target.pid,
+			    "cannot read /proc/%d/maps: %s", the_vm.target.pid,
 			    strerror(-err));
 		hintstat_host_bpf__destroy(obj);
 		return NULL;
@@ -950,17 +430,17 @@ static void guest_read(unsigned long long host_now)
 /* Bytes the host dropped: what hits the guest RAM's memory. */
 static unsigned long long discarded(const struct hh_totals *t)
 {
-	return ram_file ? t->punch_bytes : t->madv_bytes;
+	return the_vm.ram_file ? t->punch_bytes : t->madv_bytes;
 }
 
 static unsigned long long discard_calls(const struct hh_totals *t)
 {
-	return ram_file ? t->punch_calls : t->madv_calls;
+	return the_vm.ram_file ? t->punch_calls : t->madv_calls;
 }
 
 static const struct hs_hist *discard_hist(const struct hh_state *s)
 {
-	return &s->hists[ram_file ? HH_HIST_PUNCH : HH_HIST_MADVISE];
+	return &s->hists[the_vm.ram_file ? HH_HIST_PUNCH : HH_HIST_MADVISE];
 }
 
 static const char *stream_state(void)
@@ -1054,10 +534,10 @@ static void print_json(const struct hh_state *iv, const struct hh_state *tot,
 	printf("{\"version\":%d,\"mode\":\"host\",", HS_JSON_VERSION);
 	if (clock)
 		printf("\"time\":\"%s\",", clock);
-	printf("\"pid\":%d,\"comm\":", target.pid);
-	hs_json_str(stdout, target.comm);
+	printf("\"pid\":%d,\"comm\":", the_vm.target.pid);
+	hs_json_str(stdout, the_vm.target.comm);
 	printf(",\"ram_bytes\":%llu,\"ram_file\":%s,\"ts\":%.6f,\"interval_s\":%.6f,",
-	       ram_total, ram_file ? "true" : "false", ts, secs);
+	       the_vm.ram_total, the_vm.ram_file ? "true" : "false", ts, secs);
 	json_totals(stdout, &iv->totals);
 	printf(",\"rss_bytes\":%llu,", cur_rss);
 	/* The latest pagemap scan's cost; live only. */
@@ -1255,7 +735,7 @@ static void refault_interval(struct hintstat_host_bpf *obj, double t,
 		err = hh_refault_scan(&rs, obj->bss->ranges, HH_MAX_RANGES,
 				      obj->bss->bitmap_pages);
 		/* A VMM that just exited reads empty: no error then. */
-		if (err && vmm_rss() >= 0)
+		if (err && hh_vmm_rss(the_vm.target.pid) >= 0)
 			hh_refault_fail(&rs, err);
 	}
 	if (rs.ok)
@@ -1278,10 +758,10 @@ static int record_start(double t_start)
 {
 	char names[HS_MAX_ZONES][HS_ZONE_NAME_LEN] = {};
 
-	snprintf(names[0], HS_ZONE_NAME_LEN, "%.15s", target.comm);
+	snprintf(names[0], HS_ZONE_NAME_LEN, "%.15s", the_vm.target.comm);
 	if (hs_recorder_open(hs_opt.output, HS_MODE_HOST, t_start, names))
 		return 1;
-	rec_user(HH_EV_VMM, t_start, ram_total, target.pid, ram_file);
+	rec_user(HH_EV_VMM, t_start, the_vm.ram_total, the_vm.target.pid, the_vm.ram_file);
 	return 0;
 }
 
@@ -1291,10 +771,10 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 	double secs = (r->end_ns - r->hdr.start_ns) / 1e9;
 	int err;
 
-	target.pid = r->pid;
-	snprintf(target.comm, sizeof(target.comm), "%s", r->hdr.zone_names[0]);
-	ram_total = r->ram_bytes;
-	ram_file = r->ram_file;
+	the_vm.target.pid = r->pid;
+	snprintf(the_vm.target.comm, sizeof(the_vm.target.comm), "%s", r->hdr.zone_names[0]);
+	the_vm.ram_total = r->ram_bytes;
+	the_vm.ram_file = r->ram_file;
 	cur_rss = r->rss_last;
 	rs.ok = r->refault_known;
 	thp.ok = r->thp_known;
@@ -1303,7 +783,7 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 		print_json(&r->host, &r->host, r->end_ns / 1e9, secs, NULL);
 	} else if (!prom || hist) {
 		printf("record %s: host mode, %s (pid %u), kernel %s, %llu events, %llu dropped%s\n",
-		       path, target.comm, target.pid, r->hdr.release, r->records,
+		       path, the_vm.target.comm, the_vm.target.pid, r->hdr.release, r->records,
 		       r->snap.totals.dropped_events,
 		       r->complete ? "" : ", cut short");
 		print_table(&r->host, secs, NULL);
@@ -1362,14 +842,14 @@ int hs_host_main(int argc, char **argv)
 	err = find_vmm();
 	if (err)
 		return err;
-	sizes = env.ram.n ? &env.ram : &target.ram;
+	sizes = env.ram.n ? &env.ram : &the_vm.target.ram;
 	if (!sizes->n) {
 		hs_die_hint("give the guest's memory size with --ram SIZE",
 			    "cannot tell the guest RAM size of %s (pid %d) from its command line",
-			    target.comm, target.pid);
+			    the_vm.target.comm, the_vm.target.pid);
 		return 1;
 	}
-	divergence_reason = guess_reason();
+	divergence_reason = hh_guess_reason(&the_vm.target);
 	if (signal(SIGINT, sig_handler) == SIG_ERR ||
 	    signal(SIGTERM, sig_handler) == SIG_ERR ||
 	    signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -1377,14 +857,14 @@ int hs_host_main(int argc, char **argv)
 	obj = load_host(sizes);
 	if (!obj)
 		return 1;
-	hh_refault_open(&rs, target.pid, bpf_map__fd(obj->maps.discarded),
+	hh_refault_open(&rs, the_vm.target.pid, bpf_map__fd(obj->maps.discarded),
 			bpf_map__max_entries(obj->maps.discarded),
 			obj->bss->ranges[0].lo);
 	hh_thp_open(&thp, bpf_map__fd(obj->maps.cut),
 		    bpf_map__max_entries(obj->maps.cut), rs.ok ? rs.fd : -1,
 		    obj->bss->ranges, HH_MAX_RANGES);
 	if (env.guest) {
-		hs_gstream_init(&gs.p, ram_total);
+		hs_gstream_init(&gs.p, the_vm.ram_total);
 		err = guest_connect(env.guest);
 		if (err) {
 			hs_die_hint("give QEMU -chardev socket,id=hs,path=SOCKET,server=on,wait=off and a virtserialport on it",
@@ -1407,12 +887,12 @@ int hs_host_main(int argc, char **argv)
 		if (record_start(hs_now_mono()))
 			goto cleanup;
 	}
-	rss_first = rss_max = vmm_rss();
+	rss_first = rss_max = hh_vmm_rss(the_vm.target.pid);
 	cur_rss = rss_first > 0 ? rss_first : 0;
 	fprintf(stderr, "hintstat: mode: host, pid %d (%s), guest RAM %llu MiB%s in %d block%s\n",
-		target.pid, target.comm, ram_total >> 20,
-		ram_file ? " (file-backed)" : "", nblocks,
-		nblocks == 1 ? "" : "s");
+		the_vm.target.pid, the_vm.target.comm, the_vm.ram_total >> 20,
+		the_vm.ram_file ? " (file-backed)" : "", the_vm.nblocks,
+		the_vm.nblocks == 1 ? "" : "s");
 	fprintf(stderr, "Tracing the VMM's discards... Hit Ctrl-C to end.\n");
 
 	t_start = t_prev = hs_now_mono();
@@ -1423,7 +903,7 @@ int hs_host_main(int argc, char **argv)
 	while (1) {
 		t = hs_now_mono();
 		/* A VMM that exits ends the interval at once. */
-		if (!exiting && t < next && !(end && t >= end) && vmm_rss() >= 0) {
+		if (!exiting && t < next && !(end && t >= end) && hh_vmm_rss(the_vm.target.pid) >= 0) {
 			double until = end && end < next ? end : next;
 
 			/* Look at the VMM at least every half second. */
@@ -1458,11 +938,11 @@ int hs_host_main(int argc, char **argv)
 		/* An error here shows as dropped events in the record. */
 		if (rb)
 			(void)ring_buffer__consume(rb);
-		rss = vmm_rss();
+		rss = hh_vmm_rss(the_vm.target.pid);
 		refault_interval(obj, t, rss >= 0);
-		if (rss >= 0 && find_ram(obj, sizes, &changed) >= 0 && changed)
+		if (rss >= 0 && hh_find_ram(&the_vm, obj->bss, sizes, &changed) >= 0 && changed)
 			fprintf(stderr, "hintstat: guest RAM now %llu MiB in %d block%s\n",
-				ram_total >> 20, nblocks, nblocks == 1 ? "" : "s");
+				the_vm.ram_total >> 20, the_vm.nblocks, the_vm.nblocks == 1 ? "" : "s");
 		take_state(obj);
 		guest_read(discarded(&cur_state.totals));
 		if (rss < 0) {
@@ -1516,7 +996,7 @@ int hs_host_main(int argc, char **argv)
 		printed++;
 		if (vmm_gone) {
 			fprintf(stderr, "hintstat: %s (pid %d) exited while tracing\n",
-				target.comm, target.pid);
+				the_vm.target.comm, the_vm.target.pid);
 			break;
 		}
 		if (exiting || (hs_opt.count > 0 && printed >= hs_opt.count) ||
