@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -83,30 +84,96 @@ def test_ram_sizes_that_are_invalid_or_would_wrap(ram):
     assert f"invalid --ram '{ram}'" in p.stderr
 
 
-def test_several_qemus_are_listed_and_a_pid_asked_for(tmp_path):
-    # Two processes whose comm is QEMU's (comm is cut at 15 characters).
-    fake = tmp_path / "qemu-system-x86_64"
-    shutil.copy("/bin/sleep", fake)
-    procs = [subprocess.Popen([str(fake), "600"]) for _ in range(2)]
+def qemu_link(tmp_path, name="qemu-system-pagehint"):
+    """A link named like QEMU to this Python: a stand-in run through it
+    has comm qemu-system-pag (15 characters), so hintstat host reads its
+    command line as QEMU's, and -n qemu-system-pag picks the stand-ins
+    only (not a real QEMU that happens to run)."""
+    link = tmp_path / name
+    if not link.exists():
+        link.symlink_to(sys.executable)
+    return str(link)
 
-    def started(q):
-        with open(f"/proc/{q.pid}/cmdline", "rb") as f:
-            return f.read().startswith(str(fake).encode())
+
+def test_every_vmm_at_once_each_with_its_figures(tmp_path):
+    """No -p: every VMM named like -n's NAME is traced at once, a JSON
+    line each per interval with its pid and -name, a Prometheus series
+    each labelled by pid and vm; a VMM started later is picked up within
+    an interval, one that exits is retired with its summary while the
+    others go on. Each VMM's discarded bytes equal its own madvise calls
+    (the stand-ins' known discards, a different size each)."""
+    link, prom = qemu_link(tmp_path), tmp_path / "host.prom"
+    vmms, host = [], None
+
+    def start(i):
+        v = RamVmm("4k", 16, argv0=link,
+                   extra=["-m", "16M", "-name", f"guest=vm{i},debug-threads=on"])
+        vmms.append(v.__enter__())
+        return v
+
     try:
-        wait_for(lambda: all(started(q) for q in procs), 30, "the exec")
-        for args in ((), ("-n", "qemu")):
-            p = hintstat(*args)
-            assert p.returncode == 2, p.stderr
-            lines = p.stderr.splitlines()
-            assert re.match(r"hintstat: \d+ processes match", lines[0])
-            assert lines[-1] == "hint: choose one with -p PID"
-            for q in procs:
-                assert re.search(rf"^\s+{q.pid}\s+qemu-system-x86\s+128\s",
-                                 p.stderr, re.M), p.stderr
+        for i in range(3):
+            start(i)
+        host = subprocess.Popen(
+            [need(HINTSTAT, "make tools"), "host", "-n", "qemu-system-pag",
+             "-j", "--prom", str(prom), "0.2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = Lines(host.stdout), Lines(host.stderr)
+        err.wait(lambda l: "Tracing every VMM" in l, 60, "Tracing")
+        for i, v in enumerate(vmms):
+            v.do(*(f"dontneed {k * MIB} {MIB}" for k in range(i + 1)))
+        late = start(3)
+        err.wait(lambda l: f"pid {late.pid} (vm3)" in l, 30, "the late VMM")
+        late.do("dontneed 0 4194304")
+        want = {v.pid: (i + 1) * MIB for i, v in enumerate(vmms)}
+        want[late.pid] = 4 * MIB
+        seen = {}
+
+        def all_seen(line):
+            o = json.loads(line)
+            seen[o["pid"]] = o
+            return all(p in seen and seen[p]["total"]["discarded_bytes"] == b
+                       for p, b in want.items())
+        out.wait(all_seen, 30, "every VMM's discards")
+        metrics = prom.read_text()
+        vmms[1].exit()
+        err.wait(lambda l: f"(pid {vmms[1].pid}) exited while tracing" in l,
+                 30, "the exit")
+        summary = err.wait(lambda l: l.startswith("hintstat: summary of vm1"),
+                           30, "its summary")
+        out.wait(lambda l: json.loads(l)["pid"] == vmms[0].pid, 30, "more")
+        host.send_signal(signal.SIGINT)
+        host.wait(30)
+        rest = err.rest()
     finally:
-        for q in procs:
-            q.kill()
-            q.wait()
+        kill_all(host)
+        for v in vmms:
+            v.__exit__()
+    assert host.returncode == 0, rest
+    for p, o in seen.items():
+        i = [v.pid for v in vmms].index(p)
+        assert o["name"] == f"vm{i}" and o["comm"] == "qemu-system-pag"
+        assert o["total"]["outside_bytes"] == 0
+        assert o["total"]["user_faults"] is None    # not per VMM: see man
+        assert f'pagehint_host_discarded_bytes_total{{pid="{p}",vm="vm{i}"}} ' \
+            f'{want[p]}' in metrics or p == late.pid
+    assert "1.0 MiB" not in summary and "discarded 2.0 MiB" in summary
+    assert "summary of vm0" in rest and "summary of vm2" in rest
+    assert rest.count("summary of vm1") == 1     # once, when it exited
+    assert "# TYPE pagehint_host_discarded_bytes_total counter" in metrics
+
+
+def test_every_vmm_table_has_a_row_each_and_a_total(tmp_path):
+    link = qemu_link(tmp_path)
+    with RamVmm("4k", 16, argv0=link, extra=["-m", "16M", "-name", "a"]) as a, \
+            RamVmm("4k", 16, argv0=link, extra=["-m", "16M", "-name", "b"]) as b:
+        p = hintstat("-n", "qemu-system-pag", "0.2", "1")
+    assert p.returncode == 0, p.stderr
+    rows = [l.split() for l in p.stdout.splitlines() if l.strip()]
+    assert rows[0][:3] == ["PID", "VM", "DISC_MiB"]
+    assert [r[:2] for r in rows[1:3]] == [[str(a.pid), "a"], [str(b.pid), "b"]] \
+        or [r[:2] for r in rows[1:3]] == [[str(b.pid), "b"], [str(a.pid), "a"]]
+    assert rows[3][0] == "TOTAL"
 
 
 def totals_done(line):
@@ -591,12 +658,7 @@ def test_unreadable_pagemap_is_unknown_not_zero():
 
 
 def qemu_named(tmp_path):
-    """A link named like QEMU to this Python: a stand-in run through it
-    has comm qemu-system-x86, so hintstat host reads its command line
-    as QEMU's."""
-    link = tmp_path / "qemu-system-x86_64"
-    link.symlink_to(sys.executable)
-    return str(link)
+    return qemu_link(tmp_path, "qemu-system-x86_64")
 
 
 @pytest.mark.exact('discarded and refault bytes, 2 RAM blocks',

@@ -2,12 +2,13 @@
 /*
  * hintstat host - what the VMM does with the pages its guest reports.
  *
- * Finds the VMM (QEMU, Firecracker, Cloud Hypervisor) and its guest-RAM
- * mapping, attaches bpf/hintstat_host.bpf.c to the syscall and fault
- * tracepoints, and prints every interval the bytes discarded inside guest
+ * Finds the VMMs (QEMU, Firecracker, Cloud Hypervisor; -p one of them)
+ * and their guest RAM (host_vmm.c), attaches a bpf/hintstat_host.bpf.c
+ * object per VMM to the syscall (and, for one VMM, fault) tracepoints,
+ * and prints every interval, per VMM, the bytes discarded inside guest
  * RAM, the discard latency, what the VMM discarded outside guest RAM, the
- * bytes of discarded guest RAM resident again (from the VMM's pagemap)
- * and the VMM's RSS. With --guest SOCKET it
+ * bytes of discarded guest RAM resident again (host_refault.c), the host
+ * huge pages split (host_thp.c) and the VMM's RSS. With --guest SOCKET it
  * reads the JSON lines the guest's hintstat writes to a virtio-serial
  * port and shows the guest's hinted bytes next to the host's discards,
  * flagging bytes the host did not discard.
@@ -64,20 +65,40 @@ struct guest_stream {
 	struct hs_gstream p;
 };
 
+/* At most this many VMMs at once; more are said once and left out. */
+#define HH_MAX_VMS 256
+
+/* One VMM traced: its guest RAM, BPF object, scans and figures. */
+struct vm_run {
+	struct hh_vm vm;
+	const struct ram_sizes *sizes;	/* --ram, or its command line's */
+	struct hintstat_host_bpf *obj;
+	struct bpf_link *links[HH_MAX_LINKS];
+	struct hh_refault rs;
+	struct hh_thp thp;
+	const char *divergence_reason;
+	struct hh_state cur, prev;	/* since attach; at the last print */
+	long long rss, rss_first, rss_max;
+	double t_start;
+	bool gone;			/* exited: its last figures are out */
+};
+
+/* A VMM seen whose guest RAM is not mapped (yet), and since when. */
+struct vm_wait {
+	int pid;
+	double since;
+	bool given_up;
+};
+
 static volatile sig_atomic_t exiting;
-static struct bpf_link *links[HH_MAX_LINKS];
 static struct guest_stream gs = { .fd = -1 };
 static struct hs_http http = { .lfd = -1 };
-/* The VMM traced, and its guest RAM. */
-static struct hh_vm the_vm;
-/* Host huge pages split by discards. */
-static struct hh_thp thp = { .pagemap_fd = -1 };
-static const char *divergence_reason;
-/* Totals since attach, for --prom :PORT and the summary. */
-static struct hh_state cur_state;
-static unsigned long long cur_rss;
-
-static struct hh_refault rs = { .fd = -1 };
+/* The VMMs traced; multi: every one found (no -p), in a row each. */
+static struct vm_run *vms[HH_MAX_VMS];
+static int nvms;
+static bool multi;
+static struct vm_wait waits[HH_MAX_VMS];
+static int nwaits;
 
 const char host_doc[] =
 "Show what the VMM does with the free pages its guest reports.\n"
@@ -97,8 +118,11 @@ const char host_doc[] =
 "RAM that are resident again (refaults: every interval, the discarded\n"
 "pages the VMM's /proc/PID/pagemap shows present or swapped; unknown,\n"
 "'-' or null, when pagemap cannot be read) and its RSS. Without -p it\n"
-"looks for QEMU, Firecracker and Cloud Hypervisor processes (or NAME)\n"
-"and lists them when several match.\n"
+"traces every QEMU, Firecracker and Cloud Hypervisor process (or those\n"
+"named like NAME) at once: a row (a JSON line, labelled Prometheus\n"
+"series) per VMM and a total, VMMs started later picked up, those that\n"
+"exit retired with their summary; user and KVM fault counts are then\n"
+"left out (null). --guest and record follow one VMM.\n"
 "\n"
 "--guest SOCKET reads the JSON lines the guest's hintstat -j writes to a\n"
 "virtio-serial port (QEMU: -chardev socket,id=hs,path=SOCKET,server=on,\n"
@@ -109,7 +133,7 @@ const char host_doc[] =
 "interval and a summary and exits 0.\n"
 "\n"
 "EXAMPLES:\n"
-"    hintstat host                 # the only VMM on this host, every second\n"
+"    hintstat host                 # every VMM on this host, every second\n"
 "    hintstat host -n qemu -j      # JSON lines for the QEMU process\n"
 "    hintstat host -p 4242 -H 10   # discard latency histograms every 10 s\n"
 "    hintstat host -p 4242 --guest /run/vm1/hintstat.sock  # guest and host\n"
@@ -174,76 +198,44 @@ static void sig_handler(int sig)
 	exiting = 1;
 }
 
-/* The VMM to trace: target filled, or 1 (runtime) / 2 (ambiguous). */
-static int find_vmm(void)
+/*
+ * The VMMs to trace: -p's, or every process that looks like a VMM (or
+ * is named like -n's NAME). Their count, -1 when /proc cannot be read.
+ */
+static int find_vmms(struct vmm **out)
 {
-	struct vmm *found = NULL, v;
+	struct vmm *found = NULL, *nf, v;
 	struct dirent *d;
-	int n = 0, i, self = getpid();
+	int n = 0, self = getpid();
 	DIR *dir;
 
-	if (env.pid) {
-		if (!hh_read_vmm(env.pid, &the_vm.target, true)) {
-			hs_die_hint("list the VMMs with 'hintstat host' (no -p), or pgrep -a qemu",
-				    "no process with pid %d", env.pid);
-			return 1;
-		}
-		return 0;
-	}
 	dir = opendir("/proc");
-	if (!dir) {
-		hs_die_hint("mount /proc", "cannot read /proc: %s", strerror(errno));
-		return 1;
-	}
+	if (!dir)
+		return -1;
 	while ((d = readdir(dir))) {
 		int pid = atoi(d->d_name);
 
 		if (pid <= 0 || pid == self || !hh_read_vmm(pid, &v, false) ||
 		    !hh_is_vmm_name(&v, env.name))
 			continue;
-		found = realloc(found, (n + 1) * sizeof(*found));
-		if (!found) {
-			closedir(dir);
-			return 1;
-		}
+		nf = realloc(found, (n + 1) * sizeof(*found));
+		if (!nf)
+			break;
+		found = nf;
 		found[n++] = v;
 	}
 	closedir(dir);
-	if (n == 1) {
-		the_vm.target = found[0];
-		free(found);
-		return 0;
-	}
-	if (!n) {
-		if (env.name)
-			hs_die_hint("check the name with pgrep -a NAME, or give -p PID",
-				    "no process named like '%s'", env.name);
-		else
-			hs_die_hint("start the VM first, or give its pid with -p PID",
-				    "no VMM process found (looked for qemu-system-*, qemu-kvm, firecracker, cloud-hypervisor)");
-		return 1;
-	}
-	fprintf(stderr, "hintstat: %d processes match%s%s%s; which one?\n", n,
-		env.name ? " '" : "", env.name ? env.name : " a VMM name",
-		env.name ? "'" : "");
-	fprintf(stderr, "  %7s  %-15s %8s  %s\n", "PID", "COMM", "RAM_MiB",
-		"COMMAND");
-	for (i = 0; i < n; i++)
-		fprintf(stderr, "  %7d  %-15s %8llu  %.48s\n", found[i].pid,
-			found[i].comm, hh_sum_sizes(&found[i].ram) >> 20,
-			found[i].cmdline);
-	fprintf(stderr, "hint: choose one with -p PID\n");
-	free(found);
-	return 2;
+	*out = found;
+	return n;
 }
 
-static void detach_all(void)
+static void detach_all(struct vm_run *vr)
 {
 	int i;
 
 	for (i = 0; i < HH_MAX_LINKS; i++) {
-		bpf_link__destroy(links[i]);
-		links[i] = NULL;
+		bpf_link__destroy(vr->links[i]);
+		vr->links[i] = NULL;
 	}
 }
 
@@ -260,104 +252,301 @@ static bool tracepoint_exists(const char *cat, const char *name)
 	return !access(path, F_OK);
 }
 
-/* Load with the VMM's pid and a bitmap for its RAM; NULL after a message. */
-static struct hintstat_host_bpf *load_host(const struct ram_sizes *sizes)
+/* Syscall tracepoints there, tracefs mounted if nobody did; or a message. */
+static bool syscall_tracepoints(void)
 {
-	unsigned long long size = hh_sum_sizes(sizes);
-	struct hintstat_host_bpf *obj;
-	struct bpf_program *prog;
-	int err, n = 0, tries;
-	const char *what = "open";
-	bool changed;
-
-	/* libbpf finds tracepoint ids in tracefs: mount it if nobody did. */
+	/* libbpf finds tracepoint ids in tracefs. */
 	if (access("/sys/kernel/tracing/events", F_OK) &&
 	    access("/sys/kernel/debug/tracing/events", F_OK) &&
 	    mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
 		fprintf(stderr, "hintstat: mounted tracefs on /sys/kernel/tracing\n");
-	if (!tracepoint_exists("syscalls", "sys_enter_madvise")) {
-		hs_die_hint("mount -t tracefs nodev /sys/kernel/tracing; the kernel needs CONFIG_FTRACE_SYSCALLS=y",
-			    "no syscall tracepoints (syscalls:sys_enter_madvise not in tracefs)");
-		return NULL;
-	}
+	if (tracepoint_exists("syscalls", "sys_enter_madvise"))
+		return true;
+	hs_die_hint("mount -t tracefs nodev /sys/kernel/tracing; the kernel needs CONFIG_FTRACE_SYSCALLS=y",
+		    "no syscall tracepoints (syscalls:sys_enter_madvise not in tracefs)");
+	return false;
+}
+
+/* Open the BPF object for vr's VMM, its bitmaps sized by vr->sizes. */
+static int open_host(struct vm_run *vr)
+{
+	unsigned long long size = hh_sum_sizes(vr->sizes);
+	struct hintstat_host_bpf *obj;
+	int err;
+
 	obj = hintstat_host_bpf__open();
-	if (!obj) {
-		err = -errno;
-		goto fail;
-	}
-	obj->rodata->vmm_tgid = the_vm.target.pid;
+	if (!obj)
+		return -errno;
+	vr->obj = obj;
+	obj->rodata->vmm_tgid = vr->vm.target.pid;
 	obj->rodata->stream_events = env.record;
 	/* One bit per 4 KiB page of all the blocks declared, 64 per word. */
 	err = bpf_map__set_max_entries(obj->maps.discarded,
 				       ((size >> HH_PAGE_SHIFT) + 63) / 64 + 1);
-	if (err)
-		goto fail;
 	/* One per 2 MiB unit, and one more per block (unaligned ends). */
-	err = bpf_map__set_max_entries(obj->maps.cut, hh_cut_words(sizes));
+	if (!err)
+		err = bpf_map__set_max_entries(obj->maps.cut,
+					       hh_cut_words(vr->sizes));
 	if (err)
-		goto fail;
-	bpf_program__set_autoload(obj->progs.hh_kvm_fault,
+		return err;
+	/*
+	 * Fault programs run on every user fault of the host (every KVM
+	 * fault): once per VMM traced. With every VMM traced, their figures
+	 * are left out rather than multiply that cost.
+	 */
+	bpf_program__set_autoload(obj->progs.hh_kvm_fault, !multi &&
 				  tracepoint_exists("kvm", "kvm_page_fault"));
-	bpf_program__set_autoload(obj->progs.hh_page_fault,
+	bpf_program__set_autoload(obj->progs.hh_page_fault, !multi &&
 				  tracepoint_exists("exceptions", "page_fault_user"));
-	what = "load";
 	err = hintstat_host_bpf__load(obj);
-	if (err)
-		goto fail;
-	obj->bss->bitmap_pages = ((size >> HH_PAGE_SHIFT) + 63) / 64 * 64;
-	/* A VMM just started may not have mapped its RAM yet: 10 s. */
-	for (tries = 0; tries < 200; tries++) {
-		err = hh_find_ram(&the_vm, obj->bss, sizes, &changed);
-		if (err != -ENOENT || exiting)
-			break;
-		if (hh_vmm_rss(the_vm.target.pid) < 0) {
-			err = -ESRCH;
-			break;
-		}
-		usleep(50000);
-	}
-	if (err == -ENOENT) {
-		hs_die_hint("give the guest's memory size with --ram SIZE[,SIZE...], one per RAM block",
-			    "no mapping of %s (the guest RAM, %s) in /proc/%d/maps",
-			    hh_sizes_str(sizes), env.ram.n ? "from --ram" :
-			    the_vm.target.ram_default ? "the VMM's default size" :
-			    "from its command line", the_vm.target.pid);
-		hintstat_host_bpf__destroy(obj);
-		return NULL;
-	}
-	if (err == -ESRCH) {
-		hs_die_hint("start the VM again; its log says why it stopped",
-			    "%s (pid %d) exited before its guest RAM was mapped",
-			    the_vm.target.comm, the_vm.target.pid);
-		hintstat_host_bpf__destroy(obj);
-		return NULL;
-	}
-	if (err < 0) {
-		hs_die_hint("check the pid; the VMM may have exited",
-			    "cannot read /proc/%d/maps: %s", the_vm.target.pid,
-			    strerror(-err));
-		hintstat_host_bpf__destroy(obj);
-		return NULL;
-	}
-	what = "attach";
-	bpf_object__for_each_program(prog, obj->obj) {
+	if (!err)
+		obj->bss->bitmap_pages = ((size >> HH_PAGE_SHIFT) + 63) / 64 * 64;
+	return err;
+}
+
+static int attach_host(struct vm_run *vr)
+{
+	struct bpf_program *prog;
+	int n = 0, err;
+
+	bpf_object__for_each_program(prog, vr->obj->obj) {
 		if (!bpf_program__autoload(prog))
 			continue;
-		links[n] = bpf_program__attach(prog);
-		err = libbpf_get_error(links[n]);
+		vr->links[n] = bpf_program__attach(prog);
+		err = libbpf_get_error(vr->links[n]);
 		if (err) {
-			links[n] = NULL;
-			goto fail;
+			vr->links[n] = NULL;
+			return err;
 		}
 		n++;
 	}
-	return obj;
+	return 0;
+}
+
+/*
+ * vr's guest RAM blocks, waiting up to 10 s (a VMM just started may not
+ * have mapped them) when wait. 0, -ENOENT (none), -ESRCH (it exited) or
+ * -errno (maps unreadable).
+ */
+static int first_ram(struct vm_run *vr, bool wait)
+{
+	bool changed;
+	int err, tries;
+
+	for (tries = 0; tries < (wait ? 200 : 1); tries++) {
+		if (tries)
+			usleep(50000);
+		err = hh_find_ram(&vr->vm, vr->obj->bss, vr->sizes, &changed);
+		if (err != -ENOENT || exiting)
+			break;
+		if (hh_vmm_rss(vr->vm.target.pid) < 0)
+			return -ESRCH;
+	}
+	return err < 0 ? err : 0;
+}
+
+/* Why first_ram failed, as hintstat says it. */
+static void ram_error(const struct vm_run *vr, int err)
+{
+	const struct vmm *t = &vr->vm.target;
+
+	if (err == -ENOENT)
+		hs_die_hint("give the guest's memory size with --ram SIZE[,SIZE...], one per RAM block",
+			    "no mapping of %s (the guest RAM, %s) in /proc/%d/maps",
+			    hh_sizes_str(vr->sizes), env.ram.n ? "from --ram" :
+			    t->ram_default ? "the VMM's default size" :
+			    "from its command line", t->pid);
+	else if (err == -ESRCH)
+		hs_die_hint("start the VM again; its log says why it stopped",
+			    "%s (pid %d) exited before its guest RAM was mapped",
+			    t->comm, t->pid);
+	else
+		hs_die_hint("check the pid; the VMM may have exited",
+			    "cannot read /proc/%d/maps: %s", t->pid,
+			    strerror(-err));
+}
+
+static void vm_close(struct vm_run *vr)
+{
+	if (!vr)
+		return;
+	hh_thp_close(&vr->thp);
+	hh_refault_close(&vr->rs);
+	detach_all(vr);
+	hintstat_host_bpf__destroy(vr->obj);
+	free(vr);
+}
+
+/*
+ * Trace VMM v: its BPF object loaded and attached, its RAM found, its
+ * scans open. NULL after a message; *err then says why (-ENOENT: its
+ * RAM is not mapped yet, said only when wait).
+ */
+static struct vm_run *vm_open(const struct vmm *v, bool wait, int *err)
+{
+	struct vm_run *vr = calloc(1, sizeof(*vr));
+	struct hintstat_host_bpf *obj;
+
+	*err = -ENOMEM;
+	if (!vr)
+		return NULL;
+	vr->vm.target = *v;
+	vr->sizes = env.ram.n ? &env.ram : &vr->vm.target.ram;
+	vr->divergence_reason = hh_guess_reason(v);
+	*err = open_host(vr);
+	if (*err) {
+		hs_die_hint("rerun with -v for libbpf's log",
+			    "cannot load the host BPF programs: %s",
+			    strerror(-*err));
+		goto fail;
+	}
+	*err = first_ram(vr, wait);
+	if (*err) {
+		if (wait || *err != -ENOENT)
+			ram_error(vr, *err);
+		goto fail;
+	}
+	*err = attach_host(vr);
+	if (*err) {
+		hs_die_hint("rerun with -v for libbpf's log",
+			    "cannot attach the host BPF programs: %s",
+			    strerror(-*err));
+		goto fail;
+	}
+	obj = vr->obj;
+	hh_refault_open(&vr->rs, v->pid, bpf_map__fd(obj->maps.discarded),
+			bpf_map__max_entries(obj->maps.discarded),
+			obj->bss->ranges[0].lo);
+	hh_thp_open(&vr->thp, bpf_map__fd(obj->maps.cut),
+		    bpf_map__max_entries(obj->maps.cut),
+		    vr->rs.ok ? vr->rs.fd : -1, obj->bss->ranges,
+		    HH_MAX_RANGES);
+	vr->rss = vr->rss_first = vr->rss_max = hh_vmm_rss(v->pid);
+	if (vr->rss < 0)
+		vr->rss = 0;
+	vr->t_start = hs_now_mono();
+	fprintf(stderr, "hintstat: mode: host, pid %d (%s), guest RAM %llu MiB%s in %d block%s\n",
+		v->pid, multi ? v->name : v->comm, vr->vm.ram_total >> 20,
+		vr->vm.ram_file ? " (file-backed)" : "", vr->vm.nblocks,
+		vr->vm.nblocks == 1 ? "" : "s");
+	return vr;
 fail:
-	detach_all();
-	hintstat_host_bpf__destroy(obj);
-	hs_die_hint("rerun with -v for libbpf's log",
-		    "cannot %s the host BPF programs: %s", what, strerror(-err));
+	vm_close(vr);
 	return NULL;
+}
+
+static bool traced(int pid)
+{
+	int i;
+
+	for (i = 0; i < nvms; i++)
+		if (vms[i]->vm.target.pid == pid)
+			return true;
+	return false;
+}
+
+/*
+ * A VMM whose RAM is not mapped yet: tried again each interval, for 10 s,
+ * then said once and left out. True while it may still come.
+ */
+static bool still_waiting(int pid, double now)
+{
+	int i;
+
+	for (i = 0; i < nwaits && waits[i].pid != pid; i++)
+		;
+	if (i == nwaits) {
+		if (nwaits == HH_MAX_VMS)
+			return false;
+		waits[nwaits++] = (struct vm_wait){ .pid = pid, .since = now };
+	}
+	if (waits[i].given_up)
+		return false;
+	if (now - waits[i].since < 10)
+		return true;
+	waits[i].given_up = true;
+	fprintf(stderr, "hintstat: pid %d: no guest RAM mapping in 10 s, left out (hint: --ram SIZE)\n",
+		pid);
+	return false;
+}
+
+/* Every interval with no -p: trace VMMs that appeared. */
+static void discover(double now)
+{
+	struct vmm *found = NULL;
+	struct vm_run *vr;
+	int n, i, err;
+
+	n = find_vmms(&found);
+	for (i = 0; i < n && nvms < HH_MAX_VMS; i++) {
+		if (traced(found[i].pid) || !still_waiting(found[i].pid, now))
+			continue;
+		vr = vm_open(&found[i], false, &err);
+		if (vr)
+			vms[nvms++] = vr;
+		else if (err != -ENOENT)
+			still_waiting(found[i].pid, now + 1e9);	/* give up */
+	}
+	free(found);
+}
+
+/* The VMMs at the start: 0, or 1 (none, an error) / 2 (usage). */
+static int open_vms(void)
+{
+	struct vmm *found = NULL, v;
+	int n, i, err;
+
+	if (env.pid) {
+		if (!hh_read_vmm(env.pid, &v, true)) {
+			hs_die_hint("list the VMMs with 'hintstat host' (no -p), or pgrep -a qemu",
+				    "no process with pid %d", env.pid);
+			return 1;
+		}
+		if (!syscall_tracepoints())
+			return 1;
+		vms[0] = vm_open(&v, true, &err);
+		nvms = vms[0] ? 1 : 0;
+		return nvms ? 0 : 1;
+	}
+	n = find_vmms(&found);
+	if (n < 0) {
+		hs_die_hint("mount /proc", "cannot read /proc: %s", strerror(errno));
+		return 1;
+	}
+	if (!n) {
+		if (env.name)
+			hs_die_hint("check the name with pgrep -a NAME, or give -p PID",
+				    "no process named like '%s'", env.name);
+		else
+			hs_die_hint("start the VM first, or give its pid with -p PID",
+				    "no VMM process found (looked for qemu-system-*, qemu-kvm, firecracker, cloud-hypervisor)");
+		free(found);
+		return 1;
+	}
+	if (n > 1 && (env.guest || env.record)) {
+		hs_die_hint("choose one with -p PID",
+			    "%d VMMs match, and %s follows one", n,
+			    env.guest ? "--guest" : "record");
+		free(found);
+		return 2;
+	}
+	if (!syscall_tracepoints()) {
+		free(found);
+		return 1;
+	}
+	/* Several: one whose RAM is not mapped yet is tried again later. */
+	for (i = 0; i < n && nvms < HH_MAX_VMS; i++) {
+		vms[nvms] = vm_open(&found[i], n == 1, &err);
+		if (vms[nvms])
+			nvms++;
+		else if (err != -ENOENT && err != -ESRCH)
+			break;
+	}
+	if (!nvms && n > 1)
+		hs_die_hint("give the guest's memory size with --ram SIZE[,SIZE...]",
+			    "none of the %d VMMs found has its guest RAM mapped", n);
+	free(found);
+	return nvms ? 0 : 1;
 }
 
 /* --guest: connect to the stream's unix socket. 0 or -errno. */
@@ -428,19 +617,22 @@ static void guest_read(unsigned long long host_now)
 }
 
 /* Bytes the host dropped: what hits the guest RAM's memory. */
-static unsigned long long discarded(const struct hh_totals *t)
+static unsigned long long discarded(const struct vm_run *vr,
+				    const struct hh_totals *t)
 {
-	return the_vm.ram_file ? t->punch_bytes : t->madv_bytes;
+	return vr->vm.ram_file ? t->punch_bytes : t->madv_bytes;
 }
 
-static unsigned long long discard_calls(const struct hh_totals *t)
+static unsigned long long discard_calls(const struct vm_run *vr,
+					const struct hh_totals *t)
 {
-	return the_vm.ram_file ? t->punch_calls : t->madv_calls;
+	return vr->vm.ram_file ? t->punch_calls : t->madv_calls;
 }
 
-static const struct hs_hist *discard_hist(const struct hh_state *s)
+static const struct hs_hist *discard_hist(const struct vm_run *vr,
+					  const struct hh_state *s)
 {
-	return &s->hists[the_vm.ram_file ? HH_HIST_PUNCH : HH_HIST_MADVISE];
+	return &s->hists[vr->vm.ram_file ? HH_HIST_PUNCH : HH_HIST_MADVISE];
 }
 
 static const char *stream_state(void)
@@ -477,7 +669,18 @@ static void diff_state(struct hh_state *out, const struct hh_state *cur,
 		o[i] = c[i] - p[i];
 }
 
-static void json_totals(FILE *f, const struct hh_totals *t)
+/* "%llu" of v, or null when it is not known. */
+static void json_known(FILE *f, const char *key, bool known,
+		       unsigned long long v)
+{
+	if (known)
+		fprintf(f, ",\"%s\":%llu", key, v);
+	else
+		fprintf(f, ",\"%s\":null", key);
+}
+
+static void json_totals(FILE *f, const struct vm_run *vr,
+			const struct hh_totals *t)
 {
 	fprintf(f, "\"discarded_bytes\":%llu,\"discard_calls\":%llu,"
 		"\"madvised_bytes\":%llu,\"madvise_calls\":%llu,"
@@ -485,25 +688,20 @@ static void json_totals(FILE *f, const struct hh_totals *t)
 		"\"punched_bytes\":%llu,\"punch_calls\":%llu,"
 		"\"outside_bytes\":%llu,\"outside_calls\":%llu,"
 		"\"punched_other_bytes\":%llu,\"errors\":%llu,"
-		"\"user_faults\":%llu,\"kvm_faults\":%llu,"
-		"\"untracked_pages\":%llu,\"refault_bytes\":",
-		discarded(t), discard_calls(t), t->madv_bytes, t->madv_calls,
-		t->madv_dontneed_bytes, t->madv_remove_bytes, t->madv_free_bytes,
-		t->punch_bytes, t->punch_calls, t->outside_bytes,
-		t->outside_calls, t->punch_other_bytes, t->errors, t->faults,
-		t->kvm_faults, t->untracked_pages);
+		"\"untracked_pages\":%llu",
+		discarded(vr, t), discard_calls(vr, t), t->madv_bytes,
+		t->madv_calls, t->madv_dontneed_bytes, t->madv_remove_bytes,
+		t->madv_free_bytes, t->punch_bytes, t->punch_calls,
+		t->outside_bytes, t->outside_calls, t->punch_other_bytes,
+		t->errors, t->untracked_pages);
 	/* Unknown is null, never 0. */
-	if (rs.ok)
-		fprintf(f, "%llu", t->refault_bytes);
-	else
-		fprintf(f, "null");
-	if (thp.ok)
-		fprintf(f, ",\"thp_splits\":%llu", t->thp_splits);
-	else
-		fprintf(f, ",\"thp_splits\":null");
+	json_known(f, "user_faults", !multi, t->faults);
+	json_known(f, "kvm_faults", !multi, t->kvm_faults);
+	json_known(f, "refault_bytes", vr->rs.ok, t->refault_bytes);
+	json_known(f, "thp_splits", vr->thp.ok, t->thp_splits);
 }
 
-static void json_guest(FILE *f)
+static void json_guest(FILE *f, const struct vm_run *vr)
 {
 	fprintf(f, ",\"guest\":{\"stream\":\"%s\"", stream_state());
 	if (env.guest)
@@ -518,37 +716,18 @@ static void json_guest(FILE *f)
 			gs.p.lines, gs.p.restarts, gs.p.hinted, gs.p.failed,
 			gs.p.host_at - gs.p.host_base, divergence());
 		if (divergence())
-			hs_json_str(f, divergence_reason);
+			hs_json_str(f, vr->divergence_reason);
 		else
 			fprintf(f, "null");
 	}
 	fputc('}', f);
 }
 
-static void print_json(const struct hh_state *iv, const struct hh_state *tot,
-		       double ts, double secs, const char *clock)
+static void json_percentiles(const struct hs_hist *h)
 {
-	const struct hs_hist *h = discard_hist(iv);
 	unsigned long long v;
 
-	printf("{\"version\":%d,\"mode\":\"host\",", HS_JSON_VERSION);
-	if (clock)
-		printf("\"time\":\"%s\",", clock);
-	printf("\"pid\":%d,\"comm\":", the_vm.target.pid);
-	hs_json_str(stdout, the_vm.target.comm);
-	printf(",\"ram_bytes\":%llu,\"ram_file\":%s,\"ts\":%.6f,\"interval_s\":%.6f,",
-	       the_vm.ram_total, the_vm.ram_file ? "true" : "false", ts, secs);
-	json_totals(stdout, &iv->totals);
-	printf(",\"rss_bytes\":%llu,", cur_rss);
-	/* The latest pagemap scan's cost; live only. */
-	if (rs.ok && rs.bm)
-		printf("\"refault_scan_ns\":%llu,\"refault_scan_pages\":%llu,",
-		       rs.ns, rs.pages);
-	else
-		printf("\"refault_scan_ns\":null,\"refault_scan_pages\":null,");
-	printf("\"hist\":{\"discard_ns\":");
-	hs_json_hist(stdout, h);
-	printf("},\"percentiles\":{\"discard_ns\":{\"p50\":");
+	printf("{\"p50\":");
 	if (hs_percentile(h, 50, &v))
 		printf("%llu", v);
 	else
@@ -558,10 +737,39 @@ static void print_json(const struct hh_state *iv, const struct hh_state *tot,
 		printf("%llu", v);
 	else
 		printf("null");
-	printf("}},\"total\":{");
-	json_totals(stdout, &tot->totals);
 	printf("}");
-	json_guest(stdout);
+}
+
+static void print_json(const struct vm_run *vr, const struct hh_state *iv,
+		       double ts, double secs, const char *clock)
+{
+	const struct hs_hist *h = discard_hist(vr, iv);
+
+	printf("{\"version\":%d,\"mode\":\"host\",", HS_JSON_VERSION);
+	if (clock)
+		printf("\"time\":\"%s\",", clock);
+	printf("\"pid\":%d,\"comm\":", vr->vm.target.pid);
+	hs_json_str(stdout, vr->vm.target.comm);
+	printf(",\"name\":");
+	hs_json_str(stdout, vr->vm.target.name);
+	printf(",\"ram_bytes\":%llu,\"ram_file\":%s,\"ts\":%.6f,\"interval_s\":%.6f,",
+	       vr->vm.ram_total, vr->vm.ram_file ? "true" : "false", ts, secs);
+	json_totals(stdout, vr, &iv->totals);
+	printf(",\"rss_bytes\":%lld,", vr->rss);
+	/* The latest pagemap scan's cost; live only. */
+	if (vr->rs.ok && vr->rs.bm)
+		printf("\"refault_scan_ns\":%llu,\"refault_scan_pages\":%llu,",
+		       vr->rs.ns, vr->rs.pages);
+	else
+		printf("\"refault_scan_ns\":null,\"refault_scan_pages\":null,");
+	printf("\"hist\":{\"discard_ns\":");
+	hs_json_hist(stdout, h);
+	printf("},\"percentiles\":{\"discard_ns\":");
+	json_percentiles(h);
+	printf("},\"total\":{");
+	json_totals(stdout, vr, &vr->cur.totals);
+	printf("}");
+	json_guest(stdout, vr);
 	printf("}\n");
 }
 
@@ -578,14 +786,28 @@ static void fmt_percentiles(const struct hs_hist *h, char *p50, char *p99)
 		hs_fmt_ns(p99, 16, v);
 }
 
-static void print_table(const struct hh_state *iv, double secs,
-			const char *clock)
+/* The guest stream's lines under the table (--guest). */
+static void print_guest_notes(const struct vm_run *vr)
+{
+	if (divergence())
+		printf("DIVERGENCE: %.1f MiB reported by the guest, not discarded: %s\n",
+		       divergence() / MIB, vr->divergence_reason);
+	if (gs.gone)
+		printf("(guest stream gone: showing the host side only)\n");
+	if (gs.p.bad)
+		printf("(guest stream: %llu bad lines refused, the latest: %s)\n",
+		       gs.p.bad, gs.p.why);
+}
+
+/* The one VMM's interval (-p): a table as wide as its figures. */
+static void print_table(const struct vm_run *vr, const struct hh_state *iv,
+			double secs, const char *clock)
 {
 	const struct hh_totals *t = &iv->totals;
 	char p50[16], p99[16], refault[16] = "-";
 
-	fmt_percentiles(discard_hist(iv), p50, p99);
-	if (rs.ok)
+	fmt_percentiles(discard_hist(vr, iv), p50, p99);
+	if (vr->rs.ok)
 		snprintf(refault, sizeof(refault), "%.1f",
 			 t->refault_bytes / MIB);
 	if (clock)
@@ -593,63 +815,172 @@ static void print_table(const struct hh_state *iv, double secs,
 	printf("%9s %8s %6s %7s %7s %7s %8s %8s%s\n", "DISC_MiB", "MiB/s",
 	       "CALLS", "p50", "p99", "OUT_MiB", "RFLT_MiB", "RSS_MiB",
 	       env.guest ? " GUEST_MiB" : "");
-	printf("%9.1f %8.1f %6llu %7s %7s %7.1f %8s %8.1f", discarded(t) / MIB,
-	       secs > 0 ? discarded(t) / MIB / secs : 0.0, discard_calls(t),
-	       p50, p99, t->outside_bytes / MIB, refault, cur_rss / MIB);
+	printf("%9.1f %8.1f %6llu %7s %7s %7.1f %8s %8.1f",
+	       discarded(vr, t) / MIB,
+	       secs > 0 ? discarded(vr, t) / MIB / secs : 0.0,
+	       discard_calls(vr, t), p50, p99, t->outside_bytes / MIB, refault,
+	       vr->rss / MIB);
 	if (env.guest && gs.p.seen)
 		printf(" %9.1f", gs.p.hinted / MIB);
 	else if (env.guest)
 		printf(" %9s", "-");
 	printf("\n");
-	if (env.guest && divergence())
-		printf("DIVERGENCE: %.1f MiB reported by the guest, not discarded: %s\n",
-		       divergence() / MIB, divergence_reason);
-	if (env.guest && gs.gone)
-		printf("(guest stream gone: showing the host side only)\n");
-	if (env.guest && gs.p.bad)
-		printf("(guest stream: %llu bad lines refused, the latest: %s)\n",
-		       gs.p.bad, gs.p.why);
+	if (env.guest)
+		print_guest_notes(vr);
 	if (hs_opt.hist) {
 		printf("\n");
-		hs_print_log2_hist(stdout, discard_hist(iv), "discard latency");
+		hs_print_log2_hist(stdout, discard_hist(vr, iv), "discard latency");
 	}
 	printf("\n");
 }
 
-static void print_prom(FILE *f, const void *arg)
+/* A row of the every-VMM table: a VMM's interval, or the total. */
+static void print_row(const char *pid, const char *name,
+		      const struct hh_totals *t, unsigned long long disc,
+		      unsigned long long calls, bool rflt_known,
+		      bool splits_known, double rss, double secs)
 {
-	const struct hh_state *s = arg;
-	const struct hh_totals *t = &s->totals;
+	char refault[16] = "-", splits[16] = "-";
 
-	hs_prom_counter(f, "pagehint_host_discarded_bytes_total",
-			"Bytes of guest RAM the VMM discarded (madvise, or fallocate for file-backed RAM).",
-			discarded(t));
-	hs_prom_counter(f, "pagehint_host_discard_calls_total",
-			"Discard calls on guest RAM that succeeded.",
-			discard_calls(t));
-	hs_prom_counter(f, "pagehint_host_outside_bytes_total",
-			"Bytes the VMM discarded outside guest RAM (its own heap).",
-			t->outside_bytes);
-	hs_prom_counter(f, "pagehint_host_discard_errors_total",
-			"Discard calls on guest RAM that failed.", t->errors);
-	hs_prom_counter(f, "pagehint_host_user_faults_total",
-			"User page faults of the VMM on guest RAM (not KVM's; one per THP).",
-			t->faults);
-	/* Left out while unknown: a 0 would claim no refaults. */
-	if (rs.ok)
-		hs_prom_counter(f, "pagehint_host_refault_bytes_total",
-				"Bytes of discarded guest RAM the VMM maps again (its pagemap shows them present or swapped).",
-				t->refault_bytes);
-	if (thp.ok)
-		hs_prom_counter(f, "pagehint_host_thp_splits_total",
-				"Host huge pages (PMD-mapped THPs) of guest RAM that discards split.",
-				t->thp_splits);
-	hs_prom_head(f, "pagehint_host_rss_bytes", "gauge",
-		     "Resident set size of the VMM.");
-	fprintf(f, "pagehint_host_rss_bytes %llu\n", cur_rss);
-	hs_prom_hist(f, "pagehint_host_discard_duration_seconds",
-		     "Discard syscall latency on guest RAM, sys_enter to sys_exit.",
-		     discard_hist(s));
+	if (rflt_known)
+		snprintf(refault, sizeof(refault), "%.1f",
+			 t->refault_bytes / MIB);
+	if (splits_known)
+		snprintf(splits, sizeof(splits), "%llu", t->thp_splits);
+	printf("%7s %-16.16s %9.1f %8.1f %6llu %7.1f %8s %6s %8.1f\n", pid,
+	       name, disc / MIB, secs > 0 ? disc / MIB / secs : 0.0, calls,
+	       t->outside_bytes / MIB, refault, splits, rss / MIB);
+}
+
+/* Every VMM's interval (no -p), ivs[i] for vms[i], and their total. */
+static void print_rows(const struct hh_state *ivs, double secs,
+		       const char *clock)
+{
+	struct hh_totals sum = {};
+	unsigned long long disc = 0, calls = 0;
+	bool rflt = true, splits = true;
+	double rss = 0;
+	char pid[16];
+	int i;
+
+	if (clock)
+		printf("%s\n", clock);
+	printf("%7s %-16s %9s %8s %6s %7s %8s %6s %8s\n", "PID", "VM",
+	       "DISC_MiB", "MiB/s", "CALLS", "OUT_MiB", "RFLT_MiB", "SPLITS",
+	       "RSS_MiB");
+	for (i = 0; i < nvms; i++) {
+		const struct vm_run *vr = vms[i];
+		const struct hh_totals *t = &ivs[i].totals;
+
+		snprintf(pid, sizeof(pid), "%d", vr->vm.target.pid);
+		print_row(pid, vr->vm.target.name, t, discarded(vr, t),
+			  discard_calls(vr, t), vr->rs.ok, vr->thp.ok, vr->rss,
+			  secs);
+		disc += discarded(vr, t);
+		calls += discard_calls(vr, t);
+		sum.outside_bytes += t->outside_bytes;
+		sum.refault_bytes += t->refault_bytes;
+		sum.thp_splits += t->thp_splits;
+		rflt &= vr->rs.ok;
+		splits &= vr->thp.ok;
+		rss += vr->rss;
+	}
+	print_row("", "TOTAL", &sum, disc, calls, rflt, splits, rss, secs);
+	printf("\n");
+}
+
+/* Prometheus series of hintstat host, each VMM's figures by these ids. */
+enum prom_id {
+	PM_DISC, PM_CALLS, PM_OUT, PM_ERR, PM_UFLT, PM_RFLT, PM_SPLIT, PM_RSS,
+	PM_NR,
+};
+
+static const struct {
+	const char *name, *type, *help;
+} prom_metrics[PM_NR] = {
+	[PM_DISC] = { "pagehint_host_discarded_bytes_total", "counter",
+		"Bytes of guest RAM the VMM discarded (madvise, or fallocate for file-backed RAM)." },
+	[PM_CALLS] = { "pagehint_host_discard_calls_total", "counter",
+		"Discard calls on guest RAM that succeeded." },
+	[PM_OUT] = { "pagehint_host_outside_bytes_total", "counter",
+		"Bytes the VMM discarded outside guest RAM (its own heap)." },
+	[PM_ERR] = { "pagehint_host_discard_errors_total", "counter",
+		"Discard calls on guest RAM that failed." },
+	[PM_UFLT] = { "pagehint_host_user_faults_total", "counter",
+		"User page faults of the VMM on guest RAM (not KVM's; one per THP)." },
+	[PM_RFLT] = { "pagehint_host_refault_bytes_total", "counter",
+		"Bytes of discarded guest RAM the VMM maps again (its pagemap shows them present or swapped)." },
+	[PM_SPLIT] = { "pagehint_host_thp_splits_total", "counter",
+		"Host huge pages (PMD-mapped THPs) of guest RAM that discards split." },
+	[PM_RSS] = { "pagehint_host_rss_bytes", "gauge",
+		"Resident set size of the VMM." },
+};
+
+/* vr's figure m, false when it is unknown (left out: a 0 would lie). */
+static bool prom_value(const struct vm_run *vr, enum prom_id m,
+		       unsigned long long *v)
+{
+	const struct hh_totals *t = &vr->cur.totals;
+
+	switch (m) {
+	case PM_DISC:
+		*v = discarded(vr, t);
+		return true;
+	case PM_CALLS:
+		*v = discard_calls(vr, t);
+		return true;
+	case PM_OUT:
+		*v = t->outside_bytes;
+		return true;
+	case PM_ERR:
+		*v = t->errors;
+		return true;
+	case PM_UFLT:
+		*v = t->faults;
+		return !multi;
+	case PM_RFLT:
+		*v = t->refault_bytes;
+		return vr->rs.ok;
+	case PM_SPLIT:
+		*v = t->thp_splits;
+		return vr->thp.ok;
+	case PM_RSS:
+		*v = vr->rss;
+		return vr->rss >= 0;
+	default:
+		return false;
+	}
+}
+
+/*
+ * vr's labels: none with -p (one VMM, as hintstat host always printed),
+ * else pid and the VM's name, escaped as the text format asks.
+ */
+static void prom_labels(const struct vm_run *vr, char *buf, size_t len)
+{
+	const char *p;
+	size_t at;
+
+	buf[0] = '\0';
+	if (!multi)
+		return;
+	at = snprintf(buf, len, "pid=\"%d\",vm=\"", vr->vm.target.pid);
+	for (p = vr->vm.target.name; *p && at + 4 < len; p++) {
+		if (*p == '\\' || *p == '"')
+			buf[at++] = '\\';
+		if (*p == '\n') {
+			buf[at++] = '\\';
+			buf[at++] = 'n';
+			continue;
+		}
+		buf[at++] = *p;
+	}
+	snprintf(buf + at, len - at, "\"");
+}
+
+/* The guest stream's series (--guest: one VMM). */
+static void print_prom_guest(FILE *f)
+{
 	if (env.guest)
 		hs_prom_counter(f, "pagehint_host_guest_bad_lines_total",
 				"Lines of the guest's stream refused (not JSON, not hintstat's, out of bounds).",
@@ -664,31 +995,76 @@ static void print_prom(FILE *f, const void *arg)
 	fprintf(f, "pagehint_host_not_discarded_bytes %llu\n", divergence());
 }
 
-static void summary(const struct hh_state *tot, long long rss_first,
-		    long long rss_max, double secs)
+/* Every VMM's figures since attach (vms[i]->cur), a family at a time. */
+static void print_prom(FILE *f, const void *arg)
 {
-	const struct hh_totals *t = &tot->totals;
-	char p50[16], p99[16], refault[64] = "refaults unknown";
-	char splits[64] = "huge page splits unknown";
+	char labels[160];
+	unsigned long long v;
+	bool head;
+	int m, i;
 
-	fmt_percentiles(discard_hist(tot), p50, p99);
-	if (rs.ok)
+	(void)arg;
+	for (m = 0; m < PM_NR; m++) {
+		head = false;
+		for (i = 0; i < nvms; i++) {
+			if (!prom_value(vms[i], m, &v))
+				continue;
+			if (!head)
+				hs_prom_head(f, prom_metrics[m].name,
+					     prom_metrics[m].type,
+					     prom_metrics[m].help);
+			head = true;
+			prom_labels(vms[i], labels, sizeof(labels));
+			fprintf(f, labels[0] ? "%s{%s} %llu\n" : "%s%s %llu\n",
+				prom_metrics[m].name, labels, v);
+		}
+	}
+	if (nvms)
+		hs_prom_head(f, "pagehint_host_discard_duration_seconds",
+			     "histogram",
+			     "Discard syscall latency on guest RAM, sys_enter to sys_exit.");
+	for (i = 0; i < nvms; i++) {
+		prom_labels(vms[i], labels, sizeof(labels));
+		hs_prom_hist_series(f, "pagehint_host_discard_duration_seconds",
+				    labels, discard_hist(vms[i], &vms[i]->cur));
+	}
+	if (!multi)
+		print_prom_guest(f);
+}
+
+/* vr's figures since attach, on stderr (its end, or hintstat's). */
+static void summary(const struct vm_run *vr, double secs)
+{
+	const struct hh_totals *t = &vr->cur.totals;
+	char p50[16], p99[16], refault[64] = "refaults unknown";
+	char splits[64] = "huge page splits unknown", who[96] = "";
+
+	fmt_percentiles(discard_hist(vr, &vr->cur), p50, p99);
+	if (vr->rs.ok)
 		snprintf(refault, sizeof(refault),
 			 "%.1f MiB (%llu pages) refaulted",
 			 t->refault_bytes / MIB,
 			 t->refault_bytes >> HH_PAGE_SHIFT);
-	if (thp.ok)
+	if (vr->thp.ok)
 		snprintf(splits, sizeof(splits), "%llu host huge pages split",
 			 t->thp_splits);
-	fprintf(stderr, "hintstat: summary over %.1f s: discarded %.1f MiB of guest RAM in %llu calls (p50 %s, p99 %s), %llu failed; %.1f MiB outside guest RAM in %llu calls; %s; %s; RSS %.1f MiB at start, %.1f MiB max\n",
-		secs, discarded(t) / MIB, discard_calls(t), p50, p99, t->errors,
-		t->outside_bytes / MIB, t->outside_calls, refault, splits,
-		rss_first / MIB, rss_max / MIB);
+	if (multi)
+		snprintf(who, sizeof(who), " of %s (pid %d)",
+			 vr->vm.target.name, vr->vm.target.pid);
+	fprintf(stderr, "hintstat: summary%s over %.1f s: discarded %.1f MiB of guest RAM in %llu calls (p50 %s, p99 %s), %llu failed; %.1f MiB outside guest RAM in %llu calls; %s; %s; RSS %.1f MiB at start, %.1f MiB max\n",
+		who, secs, discarded(vr, t) / MIB, discard_calls(vr, t), p50,
+		p99, t->errors, t->outside_bytes / MIB, t->outside_calls,
+		refault, splits, vr->rss_first / MIB, vr->rss_max / MIB);
+}
+
+/* The guest stream's part of the summary (--guest). */
+static void summary_guest(void)
+{
 	if (gs.p.seen)
 		fprintf(stderr, "hintstat: while the guest streamed: guest hinted %.1f MiB, host discarded %.1f MiB, %.1f MiB not discarded%s%s\n",
 			gs.p.hinted / MIB, (gs.p.host_at - gs.p.host_base) / MIB,
 			divergence() / MIB, divergence() ? ": " : "",
-			divergence() ? divergence_reason : "");
+			divergence() ? vms[0]->divergence_reason : "");
 	if (gs.p.bad || gs.p.restarts)
 		fprintf(stderr, "hintstat: guest stream: %llu lines taken, %llu refused%s%s, %llu restarts of the guest's hintstat\n",
 			gs.p.lines, gs.p.bad, gs.p.bad ? ", the latest: " : "",
@@ -719,49 +1095,77 @@ static void rec_user(unsigned int type, double t, unsigned long long bytes,
  * gone: its pagemap reads empty) and, when recording, their figures as
  * records: huge pages split, bytes refaulted.
  */
-static void refault_interval(struct hintstat_host_bpf *obj, double t,
-			     bool vmm_alive)
+static void scan_interval(struct vm_run *vr, double t, bool alive)
 {
-	unsigned long long before = rs.total, splits = thp.splits;
+	unsigned long long before = vr->rs.total, splits = vr->thp.splits;
+	struct hh_range *ranges = vr->obj->bss->ranges;
 	int err;
 
-	if (vmm_alive)
-		hh_thp_scan(&thp, obj->bss->ranges, HH_MAX_RANGES);
-	if (thp.ok)
-		rec_user(HH_EV_THP_SPLIT, t, thp.splits - splits, 0, false);
-	if (!rs.ok)
+	if (alive)
+		hh_thp_scan(&vr->thp, ranges, HH_MAX_RANGES);
+	if (vr->thp.ok)
+		rec_user(HH_EV_THP_SPLIT, t, vr->thp.splits - splits, 0, false);
+	if (!vr->rs.ok)
 		return;
-	if (vmm_alive) {
-		err = hh_refault_scan(&rs, obj->bss->ranges, HH_MAX_RANGES,
-				      obj->bss->bitmap_pages);
+	if (alive) {
+		err = hh_refault_scan(&vr->rs, ranges, HH_MAX_RANGES,
+				      vr->obj->bss->bitmap_pages);
 		/* A VMM that just exited reads empty: no error then. */
-		if (err && hh_vmm_rss(the_vm.target.pid) >= 0)
-			hh_refault_fail(&rs, err);
+		if (err && hh_vmm_rss(vr->vm.target.pid) >= 0)
+			hh_refault_fail(&vr->rs, err);
 	}
-	if (rs.ok)
-		rec_user(HH_EV_REFAULT, t, rs.total - before, 0, false);
+	if (vr->rs.ok)
+		rec_user(HH_EV_REFAULT, t, vr->rs.total - before, 0, false);
 }
 
-/* What the BPF side counted, with the refaults user space counts. */
-static void take_state(const struct hintstat_host_bpf *obj)
+/* What the BPF side counted, with the figures user space counts. */
+static void take_state(struct vm_run *vr)
 {
-	cur_state = obj->bss->hst;
-	cur_state.totals.refault_bytes = rs.total;
-	cur_state.totals.thp_splits = thp.splits;
+	vr->cur = vr->obj->bss->hst;
+	vr->cur.totals.refault_bytes = vr->rs.total;
+	vr->cur.totals.thp_splits = vr->thp.splits;
+}
+
+/*
+ * The end of vr's interval: its RSS, scans and RAM blocks (looked for
+ * again: a block hotplugged or moved), its figures taken; gone once it
+ * exited.
+ */
+static void vm_interval(struct vm_run *vr, double t)
+{
+	long long rss = hh_vmm_rss(vr->vm.target.pid);
+	bool changed;
+
+	scan_interval(vr, t, rss >= 0);
+	if (rss >= 0 && hh_find_ram(&vr->vm, vr->obj->bss, vr->sizes,
+				    &changed) >= 0 && changed)
+		fprintf(stderr, "hintstat: pid %d: guest RAM now %llu MiB in %d block%s\n",
+			vr->vm.target.pid, vr->vm.ram_total >> 20,
+			vr->vm.nblocks, vr->vm.nblocks == 1 ? "" : "s");
+	take_state(vr);
+	if (rss < 0) {
+		vr->gone = true;
+		return;
+	}
+	vr->rss = rss;
+	if (rss > vr->rss_max)
+		vr->rss_max = rss;
+	rec_user(HH_EV_RSS, t, rss, 0, false);
 }
 
 /*
  * host record -o FILE: the header (mode host; the VMM's name in the
  * first zone-name slot), then the VMM record. 0, or 1 after a message.
  */
-static int record_start(double t_start)
+static int record_start(const struct vm_run *vr, double t_start)
 {
 	char names[HS_MAX_ZONES][HS_ZONE_NAME_LEN] = {};
 
-	snprintf(names[0], HS_ZONE_NAME_LEN, "%.15s", the_vm.target.comm);
+	snprintf(names[0], HS_ZONE_NAME_LEN, "%.15s", vr->vm.target.comm);
 	if (hs_recorder_open(hs_opt.output, HS_MODE_HOST, t_start, names))
 		return 1;
-	rec_user(HH_EV_VMM, t_start, the_vm.ram_total, the_vm.target.pid, the_vm.ram_file);
+	rec_user(HH_EV_VMM, t_start, vr->vm.ram_total, vr->vm.target.pid,
+		 vr->vm.ram_file);
 	return 0;
 }
 
@@ -769,27 +1173,35 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 		   bool hist, const char *prom)
 {
 	double secs = (r->end_ns - r->hdr.start_ns) / 1e9;
+	static struct vm_run rep;
 	int err;
 
-	the_vm.target.pid = r->pid;
-	snprintf(the_vm.target.comm, sizeof(the_vm.target.comm), "%s", r->hdr.zone_names[0]);
-	the_vm.ram_total = r->ram_bytes;
-	the_vm.ram_file = r->ram_file;
-	cur_rss = r->rss_last;
-	rs.ok = r->refault_known;
-	thp.ok = r->thp_known;
+	rep.vm.target.pid = r->pid;
+	snprintf(rep.vm.target.comm, sizeof(rep.vm.target.comm), "%s",
+		 r->hdr.zone_names[0]);
+	snprintf(rep.vm.target.name, sizeof(rep.vm.target.name), "%s",
+		 rep.vm.target.comm);
+	rep.vm.ram_total = r->ram_bytes;
+	rep.vm.ram_file = r->ram_file;
+	rep.rss = r->rss_last;
+	rep.rs.ok = r->refault_known;
+	rep.thp.ok = r->thp_known;
+	rep.cur = r->host;
+	vms[0] = &rep;
+	nvms = 1;
 	hs_opt.hist = hist;
 	if (json) {
-		print_json(&r->host, &r->host, r->end_ns / 1e9, secs, NULL);
+		print_json(&rep, &r->host, r->end_ns / 1e9, secs, NULL);
 	} else if (!prom || hist) {
 		printf("record %s: host mode, %s (pid %u), kernel %s, %llu events, %llu dropped%s\n",
-		       path, the_vm.target.comm, the_vm.target.pid, r->hdr.release, r->records,
+		       path, rep.vm.target.comm, rep.vm.target.pid,
+		       r->hdr.release, r->records,
 		       r->snap.totals.dropped_events,
 		       r->complete ? "" : ", cut short");
-		print_table(&r->host, secs, NULL);
+		print_table(&rep, &r->host, secs, NULL);
 	}
 	if (prom) {
-		err = hs_write_file_atomic(prom, print_prom, &r->host);
+		err = hs_write_file_atomic(prom, print_prom, NULL);
 		if (err) {
 			hs_die_hint("check that the directory exists and is writable",
 				    "cannot write %s: %s", prom, strerror(-err));
@@ -797,6 +1209,202 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 		}
 	}
 	return fflush(stdout) ? 1 : 0;
+}
+
+/* The interval's output: JSON lines or the table, to stdout. */
+static void print_interval(double t, double secs)
+{
+	static struct hh_state ivs[HH_MAX_VMS];
+	struct tm tm;
+	char clock[16] = "";
+	time_t wall;
+	int i;
+
+	if (hs_opt.timestamp) {
+		wall = time(NULL);
+		localtime_r(&wall, &tm);
+		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+	}
+	for (i = 0; i < nvms; i++) {
+		diff_state(&ivs[i], &vms[i]->cur, &vms[i]->prev);
+		vms[i]->prev = vms[i]->cur;
+		if (hs_opt.json)
+			print_json(vms[i], &ivs[i], t, secs,
+				   clock[0] ? clock : NULL);
+	}
+	if (hs_opt.json)
+		return;
+	if (multi)
+		print_rows(ivs, secs, clock[0] ? clock : NULL);
+	else if (nvms)
+		print_table(vms[0], &ivs[0], secs, clock[0] ? clock : NULL);
+}
+
+/* VMMs that exited: their end said, and no longer traced. */
+static void retire_gone(double t)
+{
+	int i, j;
+
+	for (i = j = 0; i < nvms; i++) {
+		struct vm_run *vr = vms[i];
+
+		if (!vr->gone) {
+			vms[j++] = vr;
+			continue;
+		}
+		fprintf(stderr, "hintstat: %s (pid %d) exited while tracing\n",
+			vr->vm.target.comm, vr->vm.target.pid);
+		if (multi) {
+			summary(vr, t - vr->t_start);
+			vm_close(vr);
+		} else {
+			vms[j++] = vr;	/* -p: its summary ends hintstat */
+		}
+	}
+	nvms = j;
+}
+
+/* The poll set between intervals: ring buffer, guest stream, HTTP. */
+static int wait_events(struct ring_buffer *rb, double until)
+{
+	struct pollfd pfd[2 + HS_HTTP_POLLFDS];
+	int nfd = 0, i;
+
+	if (rb)
+		pfd[nfd++] = (struct pollfd){ .fd = ring_buffer__epoll_fd(rb),
+					      .events = POLLIN };
+	if (gs.fd >= 0)
+		pfd[nfd++] = (struct pollfd){ .fd = gs.fd, .events = POLLIN };
+	nfd += hs_http_pollfds(&http, pfd + nfd);
+	if (poll(pfd, nfd, (int)((until - hs_now_mono()) * 1000) + 1) < 0 &&
+	    errno != EINTR)
+		return -1;
+	if (rb && ring_buffer__consume(rb) < 0 && !exiting) {
+		fprintf(stderr, "hintstat: reading the ring buffer: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < nvms; i++)
+		take_state(vms[i]);
+	if (!multi && nvms)
+		guest_read(discarded(vms[0], &vms[0]->cur.totals));
+	hs_http_serve(&http, print_prom, NULL);
+	return 0;
+}
+
+/* Start what the options ask: guest stream, HTTP, record. 0 or 1. */
+static int start_outputs(struct ring_buffer **rb)
+{
+	int err;
+
+	if (env.guest) {
+		hs_gstream_init(&gs.p, vms[0]->vm.ram_total);
+		err = guest_connect(env.guest);
+		if (err) {
+			hs_die_hint("give QEMU -chardev socket,id=hs,path=SOCKET,server=on,wait=off and a virtserialport on it",
+				    "cannot connect to the guest stream %s: %s",
+				    env.guest, strerror(-err));
+			return 1;
+		}
+	}
+	if (hs_http_open(&http, hs_opt.prom))
+		return 1;
+	if (!env.record)
+		return 0;
+	*rb = ring_buffer__new(bpf_map__fd(vms[0]->obj->maps.events),
+			       handle_host_event, NULL, NULL);
+	if (!*rb) {
+		hs_die_hint("rerun with -v for libbpf's log",
+			    "cannot open the ring buffer: %s", strerror(errno));
+		return 1;
+	}
+	return record_start(vms[0], hs_now_mono());
+}
+
+/* Everything at an interval's end but the printing. 0, or 1 to stop. */
+static int end_interval(struct ring_buffer *rb, double t)
+{
+	double silent;
+	int i;
+
+	/* An error here shows as dropped events in the record. */
+	if (rb)
+		(void)ring_buffer__consume(rb);
+	for (i = 0; i < nvms; i++)
+		vm_interval(vms[i], t);
+	if (multi)
+		return 0;
+	guest_read(discarded(vms[0], &vms[0]->cur.totals));
+	if (hs_recorder_sync(t, vms[0]->obj->bss->dropped_events))
+		return 1;
+	silent = 3 * hs_opt.interval > 3 ? 3 * hs_opt.interval : 3;
+	if (env.guest && gs.p.seen && !gs.gone && t - gs.p.last > silent) {
+		fprintf(stderr, "hintstat: guest stream gone (no line for %.0f s)\n",
+			t - gs.p.last);
+		gs.gone = true;
+	}
+	return 0;
+}
+
+/* Print the interval and write --prom FILE. 0, 1 on error, 2: stdout gone. */
+static int output_interval(double t, double secs)
+{
+	int err;
+
+	print_interval(t, secs);
+	if (hs_stdout_flush())
+		return hs_stdout_gone ? 2 : 1;
+	if (hs_opt.prom && !hs_http_on(&http)) {
+		err = hs_write_file_atomic(hs_opt.prom, print_prom, NULL);
+		if (err) {
+			hs_die_hint("check that the directory exists and is writable",
+				    "cannot write %s: %s", hs_opt.prom,
+				    strerror(-err));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Intervals until the end (Ctrl-C, -d, the count, -p's VMM gone). */
+static int run_loop(struct ring_buffer *rb)
+{
+	double t_prev = hs_now_mono(), next, end = 0, t, until;
+	long printed = 0;
+	int rc;
+
+	next = t_prev + hs_opt.interval;
+	if (hs_opt.duration)
+		end = t_prev + hs_opt.duration;
+	for (;;) {
+		t = hs_now_mono();
+		/* -p's VMM exiting ends the interval at once. */
+		if (!exiting && t < next && !(end && t >= end) &&
+		    (multi || hh_vmm_rss(vms[0]->vm.target.pid) >= 0)) {
+			until = end && end < next ? end : next;
+			/* Look at the VMM at least every half second. */
+			if (wait_events(rb, until < t + 0.5 ? until : t + 0.5))
+				return 1;
+			continue;
+		}
+		if (end_interval(rb, t))
+			return 1;
+		rc = output_interval(t, t - t_prev);
+		if (rc)
+			return rc == 2 ? 0 : 1;
+		retire_gone(t);
+		t_prev = t;
+		printed++;
+		if (!multi && vms[0]->gone)
+			return 0;
+		if (exiting || (hs_opt.count > 0 && printed >= hs_opt.count) ||
+		    (end && t >= end))
+			return 0;
+		if (multi)
+			discover(t);
+		while (next <= t)
+			next += hs_opt.interval;
+	}
 }
 
 int hs_host_main(int argc, char **argv)
@@ -808,21 +1416,8 @@ int hs_host_main(int argc, char **argv)
 		.args_doc = "[interval [count]]",
 		.doc = host_doc,
 	};
-	static struct hh_state prev, iv;
-	struct hintstat_host_bpf *obj = NULL;
 	struct ring_buffer *rb = NULL;
-	double t_start, t_prev, next, end = 0, t, silent;
-	long long rss, rss_first, rss_max;
-	int err, rc = 1, nfd;
-	const struct ram_sizes *sizes;
-	bool changed;
-	/* The ring buffer, the guest stream, the HTTP responder's fds. */
-	struct pollfd pfd[2 + HS_HTTP_POLLFDS];
-	char clock[16];
-	long printed = 0;
-	bool vmm_gone = false;
-	struct tm tm;
-	time_t wall;
+	int rc, i;
 
 	if (argc > 1 && !strcmp(argv[1], "record")) {
 		/* "hintstat host record ..." parses like "hintstat host ...". */
@@ -839,187 +1434,34 @@ int hs_host_main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_set_print(hs_libbpf_print);
-	err = find_vmm();
-	if (err)
-		return err;
-	sizes = env.ram.n ? &env.ram : &the_vm.target.ram;
-	if (!sizes->n) {
-		hs_die_hint("give the guest's memory size with --ram SIZE",
-			    "cannot tell the guest RAM size of %s (pid %d) from its command line",
-			    the_vm.target.comm, the_vm.target.pid);
-		return 1;
-	}
-	divergence_reason = hh_guess_reason(&the_vm.target);
+	multi = !env.pid;
 	if (signal(SIGINT, sig_handler) == SIG_ERR ||
 	    signal(SIGTERM, sig_handler) == SIG_ERR ||
 	    signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		return 1;
-	obj = load_host(sizes);
-	if (!obj)
-		return 1;
-	hh_refault_open(&rs, the_vm.target.pid, bpf_map__fd(obj->maps.discarded),
-			bpf_map__max_entries(obj->maps.discarded),
-			obj->bss->ranges[0].lo);
-	hh_thp_open(&thp, bpf_map__fd(obj->maps.cut),
-		    bpf_map__max_entries(obj->maps.cut), rs.ok ? rs.fd : -1,
-		    obj->bss->ranges, HH_MAX_RANGES);
-	if (env.guest) {
-		hs_gstream_init(&gs.p, the_vm.ram_total);
-		err = guest_connect(env.guest);
-		if (err) {
-			hs_die_hint("give QEMU -chardev socket,id=hs,path=SOCKET,server=on,wait=off and a virtserialport on it",
-				    "cannot connect to the guest stream %s: %s",
-				    env.guest, strerror(-err));
-			goto cleanup;
-		}
-	}
-	if (hs_http_open(&http, hs_opt.prom))
-		goto cleanup;
-	if (env.record) {
-		rb = ring_buffer__new(bpf_map__fd(obj->maps.events),
-				      handle_host_event, NULL, NULL);
-		if (!rb) {
-			hs_die_hint("rerun with -v for libbpf's log",
-				    "cannot open the ring buffer: %s",
-				    strerror(errno));
-			goto cleanup;
-		}
-		if (record_start(hs_now_mono()))
-			goto cleanup;
-	}
-	rss_first = rss_max = hh_vmm_rss(the_vm.target.pid);
-	cur_rss = rss_first > 0 ? rss_first : 0;
-	fprintf(stderr, "hintstat: mode: host, pid %d (%s), guest RAM %llu MiB%s in %d block%s\n",
-		the_vm.target.pid, the_vm.target.comm, the_vm.ram_total >> 20,
-		the_vm.ram_file ? " (file-backed)" : "", the_vm.nblocks,
-		the_vm.nblocks == 1 ? "" : "s");
-	fprintf(stderr, "Tracing the VMM's discards... Hit Ctrl-C to end.\n");
-
-	t_start = t_prev = hs_now_mono();
-	next = t_start + hs_opt.interval;
-	if (hs_opt.duration)
-		end = t_start + hs_opt.duration;
-	rc = 0;
-	while (1) {
-		t = hs_now_mono();
-		/* A VMM that exits ends the interval at once. */
-		if (!exiting && t < next && !(end && t >= end) && hh_vmm_rss(the_vm.target.pid) >= 0) {
-			double until = end && end < next ? end : next;
-
-			/* Look at the VMM at least every half second. */
-			if (until > t + 0.5)
-				until = t + 0.5;
-
-			nfd = 0;
-			if (rb)
-				pfd[nfd++] = (struct pollfd){
-					.fd = ring_buffer__epoll_fd(rb),
-					.events = POLLIN };
-			if (gs.fd >= 0)
-				pfd[nfd++] = (struct pollfd){ .fd = gs.fd,
-							      .events = POLLIN };
-			nfd += hs_http_pollfds(&http, pfd + nfd);
-			if (poll(pfd, nfd, (int)((until - t) * 1000) + 1) < 0 &&
-			    errno != EINTR) {
-				rc = 1;
-				break;
-			}
-			if (rb && ring_buffer__consume(rb) < 0 && !exiting) {
-				fprintf(stderr, "hintstat: reading the ring buffer: %s\n",
-					strerror(errno));
-				rc = 1;
-				break;
-			}
-			take_state(obj);
-			guest_read(discarded(&cur_state.totals));
-			hs_http_serve(&http, print_prom, &cur_state);
-			continue;
-		}
-		/* An error here shows as dropped events in the record. */
+	rc = open_vms();
+	if (rc)
+		return rc;
+	rc = start_outputs(&rb);
+	if (!rc) {
+		fprintf(stderr, multi ? "Tracing every VMM's discards... Hit Ctrl-C to end.\n" :
+			"Tracing the VMM's discards... Hit Ctrl-C to end.\n");
+		rc = run_loop(rb);
+		for (i = 0; i < nvms; i++)
+			summary(vms[i], hs_now_mono() - vms[i]->t_start);
+		if (!multi)
+			summary_guest();
 		if (rb)
-			(void)ring_buffer__consume(rb);
-		rss = hh_vmm_rss(the_vm.target.pid);
-		refault_interval(obj, t, rss >= 0);
-		if (rss >= 0 && hh_find_ram(&the_vm, obj->bss, sizes, &changed) >= 0 && changed)
-			fprintf(stderr, "hintstat: guest RAM now %llu MiB in %d block%s\n",
-				the_vm.ram_total >> 20, the_vm.nblocks, the_vm.nblocks == 1 ? "" : "s");
-		take_state(obj);
-		guest_read(discarded(&cur_state.totals));
-		if (rss < 0) {
-			vmm_gone = true;
-		} else {
-			cur_rss = rss;
-			if (rss > rss_max)
-				rss_max = rss;
-		}
-		if (rss >= 0)
-			rec_user(HH_EV_RSS, t, rss, 0, false);
-		if (hs_recorder_sync(t, obj->bss->dropped_events)) {
+			(void)ring_buffer__consume(rb);	/* the last events */
+		if (hs_recorder_close(true, nvms ? vms[0]->obj->bss->dropped_events : 0))
 			rc = 1;
-			break;
-		}
-		silent = 3 * hs_opt.interval > 3 ? 3 * hs_opt.interval : 3;
-		if (env.guest && gs.p.seen && !gs.gone && t - gs.p.last > silent) {
-			fprintf(stderr, "hintstat: guest stream gone (no line for %.0f s)\n",
-				t - gs.p.last);
-			gs.gone = true;
-		}
-		diff_state(&iv, &cur_state, &prev);
-		clock[0] = '\0';
-		if (hs_opt.timestamp) {
-			wall = time(NULL);
-			localtime_r(&wall, &tm);
-			strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-		}
-		if (hs_opt.json)
-			print_json(&iv, &cur_state, t, t - t_prev,
-				   clock[0] ? clock : NULL);
-		else
-			print_table(&iv, t - t_prev,
-				    clock[0] ? clock : NULL);
-		if (hs_stdout_flush()) {
-			rc = hs_stdout_gone ? 0 : 1;
-			break;
-		}
-		if (hs_opt.prom && !hs_http_on(&http)) {
-			err = hs_write_file_atomic(hs_opt.prom, print_prom, &cur_state);
-			if (err) {
-				hs_die_hint("check that the directory exists and is writable",
-					    "cannot write %s: %s", hs_opt.prom,
-					    strerror(-err));
-				rc = 1;
-				break;
-			}
-		}
-		prev = cur_state;
-		t_prev = t;
-		printed++;
-		if (vmm_gone) {
-			fprintf(stderr, "hintstat: %s (pid %d) exited while tracing\n",
-				the_vm.target.comm, the_vm.target.pid);
-			break;
-		}
-		if (exiting || (hs_opt.count > 0 && printed >= hs_opt.count) ||
-		    (end && t >= end))
-			break;
-		while (next <= t)
-			next += hs_opt.interval;
 	}
-	summary(&cur_state, rss_first, rss_max, hs_now_mono() - t_start);
-	if (rb)
-		(void)ring_buffer__consume(rb);	/* the last events, best effort */
-	if (hs_recorder_close(true, obj->bss->dropped_events))
-		rc = 1;
-
-cleanup:
 	hs_recorder_close(false, 0);
 	ring_buffer__free(rb);
 	hs_http_close(&http);
 	if (gs.fd >= 0)
 		close(gs.fd);
-	hh_thp_close(&thp);
-	hh_refault_close(&rs);
-	detach_all();
-	hintstat_host_bpf__destroy(obj);
+	for (i = 0; i < nvms; i++)
+		vm_close(vms[i]);
 	return rc;
 }

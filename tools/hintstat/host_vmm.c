@@ -158,6 +158,29 @@ static void ram_from_cmdline(const char *comm, const char *argv, size_t len,
 		v->ram_default = !ch_ram(argv, len, &v->ram);
 }
 
+/*
+ * The VM's name: QEMU's -name [guest=]NAME[,...] (libvirt writes
+ * guest=), Firecracker's --id; else the process name.
+ */
+static void vm_name(struct vmm *v, const char *argv, size_t len)
+{
+	const char *a, *prev = "", *p;
+
+	snprintf(v->name, sizeof(v->name), "%s", v->comm);
+	for (a = argv; a < argv + len; prev = a, a += strlen(a) + 1) {
+		if (!strcmp(prev, "-name")) {
+			p = strstr(a, "guest=");
+			p = p ? p + 6 : a;
+			snprintf(v->name, sizeof(v->name), "%.*s",
+				 (int)strcspn(p, ","), p);
+		} else if (!strcmp(prev, "--id")) {
+			snprintf(v->name, sizeof(v->name), "%.63s", a);
+		}
+	}
+	if (!v->name[0])
+		snprintf(v->name, sizeof(v->name), "%s", v->comm);
+}
+
 bool hh_read_vmm(int pid, struct vmm *v, bool wait_argv)
 {
 	char path[64], argv[4096];
@@ -188,6 +211,7 @@ bool hh_read_vmm(int pid, struct vmm *v, bool wait_argv)
 		usleep(10000);
 	}
 	ram_from_cmdline(v->comm, argv, n, v);
+	vm_name(v, argv, n);
 	for (i = 0; i < n && i < (ssize_t)sizeof(v->cmdline) - 1; i++)
 		v->cmdline[i] = argv[i] ? argv[i] : ' ';
 	v->cmdline[i] = '\0';

@@ -25,6 +25,7 @@ struct vmm {
 	int pid;
 	char comm[32];
 	char cmdline[4096];	/* NULs turned into spaces */
+	char name[64];		/* QEMU -name guest=, Firecracker --id, or comm */
 	struct ram_sizes ram;	/* from its command line */
 	bool ram_default;	/* no size given there: the VMM's default */
 };

@@ -797,26 +797,34 @@ void hs_prom_counter(FILE *f, const char *name, const char *help,
 	fprintf(f, "%s %llu\n", name, v);
 }
 
-void hs_prom_hist(FILE *f, const char *name, const char *help,
-		  const struct hs_hist *h)
+void hs_prom_hist_series(FILE *f, const char *name, const char *labels,
+			 const struct hs_hist *h)
 {
 	unsigned long long cum = 0, min, max;
+	const char *sep = labels[0] ? "," : "";
 	int k;
 
-	hs_prom_head(f, name, "histogram", help);
 	/* Every finite log2 bucket, so the set never changes. */
 	for (k = 0; k < HS_MAX_SLOTS - 1; k++) {
 		cum += h->slots[k];
 		hs_slot_range(k, &min, &max);
-		fprintf(f, "%s_bucket{le=\"", name);
+		fprintf(f, "%s_bucket{%s%sle=\"", name, labels, sep);
 		prom_seconds(f, max);
 		fprintf(f, "\"} %llu\n", cum);
 	}
 	cum += h->slots[HS_MAX_SLOTS - 1];
-	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
-	fprintf(f, "%s_sum ", name);
+	fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, cum);
+	fprintf(f, labels[0] ? "%s_sum{%s} " : "%s_sum%s ", name, labels);
 	prom_seconds(f, h->sum);
-	fprintf(f, "\n%s_count %llu\n", name, h->count);
+	fprintf(f, labels[0] ? "\n%s_count{%s} %llu\n" : "\n%s_count%s %llu\n",
+		name, labels, h->count);
+}
+
+void hs_prom_hist(FILE *f, const char *name, const char *help,
+		  const struct hs_hist *h)
+{
+	hs_prom_head(f, name, "histogram", help);
+	hs_prom_hist_series(f, name, "", h);
 }
 
 /* The clock durations come from, when known: coarse ones are unreliable. */

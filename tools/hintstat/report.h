@@ -112,7 +112,10 @@ void hs_prom_head(FILE *f, const char *name, const char *type,
 		  const char *help);
 void hs_prom_counter(FILE *f, const char *name, const char *help,
 		     unsigned long long v);
-/* A histogram in seconds, every log2 bucket. */
+/* A histogram in seconds, every log2 bucket; its series alone (no
+ * HELP/TYPE), labels "" or 'k="v",...'. */
+void hs_prom_hist_series(FILE *f, const char *name, const char *labels,
+			 const struct hs_hist *h);
 void hs_prom_hist(FILE *f, const char *name, const char *help,
 		  const struct hs_hist *h);
 /* One streamed event, as text (tracefs-like) or as a JSON line. */
