@@ -26,7 +26,7 @@ PYTEST_ARGS ?=
 export BUILD
 
 .PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit fuzz \
-	check-patches bench-reclaim bench-pagefault bench-host bench-refault bench-clock bench-kpf bench bench-ci bench-compare \
+	check-patches bench-reclaim bench-pagefault bench-host bench-fleet bench-refault bench-clock bench-kpf bench bench-ci bench-compare \
 	dashboard mutants clean
 
 all: kernel guest
@@ -102,6 +102,10 @@ bench-host: tools
 
 # hintstat host's refault figure: the pagemap scan per interval, by bytes
 # discarded and not touched again (build/bench/refault_scan.json).
+# hintstat host on 50 stand-in VMMs vs 1, CPU share (build/bench/host_fleet.json).
+bench-fleet: tools
+	@$(PYTHON) bench/host_fleet.py $(BENCH_ARGS)
+
 bench-refault: tools
 	@$(PYTHON) bench/refault_scan.py $(BENCH_ARGS)
 

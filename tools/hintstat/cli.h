@@ -82,11 +82,4 @@ int hs_libbpf_print(enum libbpf_print_level level, const char *format,
 		    va_list args);
 #endif
 
-/* hintstat host ...: argv[0] is "hintstat host". */
-int hs_host_main(int argc, char **argv);
-struct hs_replay;
-/* hintstat report of a host record (mode host): 0, or 1 after a message. */
-int hs_host_report(const struct hs_replay *r, const char *path, bool json,
-		   bool hist, const char *prom);
-
 #endif /* __HINTSTAT_CLI_H */

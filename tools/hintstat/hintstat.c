@@ -30,6 +30,7 @@
 #include "report.h"
 #include "record.h"
 #include "cli.h"
+#include "host.h"
 #include "http.h"
 #include "kpageflags.h"
 #include "hintstat.skel.h"

@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,7 +47,6 @@
 #include "hintstat_host.skel.h"
 
 #define MIB (1024.0 * 1024.0)
-#define HH_MAX_LINKS 8
 
 /* Besides the options both views take (hs_opt, cli.h). */
 static struct host_env {
@@ -73,12 +73,13 @@ struct vm_run {
 	struct hh_vm vm;
 	const struct ram_sizes *sizes;	/* --ram, or its command line's */
 	struct hintstat_host_bpf *obj;
-	struct bpf_link *links[HH_MAX_LINKS];
+	int pidfd;			/* readable once the VMM exits; -1 */
 	struct hh_refault rs;
 	struct hh_thp thp;
 	const char *divergence_reason;
 	struct hh_state cur, prev;	/* since attach; at the last print */
 	long long rss, rss_first, rss_max;
+	unsigned long long vm_size;	/* VmSize: a change means new maps */
 	double t_start;
 	bool gone;			/* exited: its last figures are out */
 };
@@ -198,6 +199,16 @@ static void sig_handler(int sig)
 	exiting = 1;
 }
 
+static bool traced(int pid)
+{
+	int i;
+
+	for (i = 0; i < nvms; i++)
+		if (vms[i]->vm.target.pid == pid)
+			return true;
+	return false;
+}
+
 /*
  * The VMMs to trace: -p's, or every process that looks like a VMM (or
  * is named like -n's NAME). Their count, -1 when /proc cannot be read.
@@ -215,8 +226,9 @@ static int find_vmms(struct vmm **out)
 	while ((d = readdir(dir))) {
 		int pid = atoi(d->d_name);
 
-		if (pid <= 0 || pid == self || !hh_read_vmm(pid, &v, false) ||
-		    !hh_is_vmm_name(&v, env.name))
+		if (pid <= 0 || pid == self || traced(pid) ||
+		    !hh_may_be_vmm(pid, env.name) ||
+		    !hh_read_vmm(pid, &v, false) || !hh_is_vmm_name(&v, env.name))
 			continue;
 		nf = realloc(found, (n + 1) * sizeof(*found));
 		if (!nf)
@@ -227,16 +239,6 @@ static int find_vmms(struct vmm **out)
 	closedir(dir);
 	*out = found;
 	return n;
-}
-
-static void detach_all(struct vm_run *vr)
-{
-	int i;
-
-	for (i = 0; i < HH_MAX_LINKS; i++) {
-		bpf_link__destroy(vr->links[i]);
-		vr->links[i] = NULL;
-	}
 }
 
 static bool tracepoint_exists(const char *cat, const char *name)
@@ -304,25 +306,6 @@ static int open_host(struct vm_run *vr)
 	return err;
 }
 
-static int attach_host(struct vm_run *vr)
-{
-	struct bpf_program *prog;
-	int n = 0, err;
-
-	bpf_object__for_each_program(prog, vr->obj->obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		vr->links[n] = bpf_program__attach(prog);
-		err = libbpf_get_error(vr->links[n]);
-		if (err) {
-			vr->links[n] = NULL;
-			return err;
-		}
-		n++;
-	}
-	return 0;
-}
-
 /*
  * vr's guest RAM blocks, waiting up to 10 s (a VMM just started may not
  * have mapped them) when wait. 0, -ENOENT (none), -ESRCH (it exited) or
@@ -372,8 +355,9 @@ static void vm_close(struct vm_run *vr)
 		return;
 	hh_thp_close(&vr->thp);
 	hh_refault_close(&vr->rs);
-	detach_all(vr);
-	hintstat_host_bpf__destroy(vr->obj);
+	if (vr->pidfd >= 0)
+		close(vr->pidfd);
+	hintstat_host_bpf__destroy(vr->obj);	/* its links too */
 	free(vr);
 }
 
@@ -390,7 +374,10 @@ static struct vm_run *vm_open(const struct vmm *v, bool wait, int *err)
 	*err = -ENOMEM;
 	if (!vr)
 		return NULL;
+	vr->pidfd = -1;
 	vr->vm.target = *v;
+	/* Linux 5.3+; else the loop looks at the VMM every half second. */
+	vr->pidfd = (int)syscall(SYS_pidfd_open, v->pid, 0);
 	vr->sizes = env.ram.n ? &env.ram : &vr->vm.target.ram;
 	vr->divergence_reason = hh_guess_reason(v);
 	*err = open_host(vr);
@@ -406,7 +393,7 @@ static struct vm_run *vm_open(const struct vmm *v, bool wait, int *err)
 			ram_error(vr, *err);
 		goto fail;
 	}
-	*err = attach_host(vr);
+	*err = hintstat_host_bpf__attach(vr->obj);
 	if (*err) {
 		hs_die_hint("rerun with -v for libbpf's log",
 			    "cannot attach the host BPF programs: %s",
@@ -421,7 +408,8 @@ static struct vm_run *vm_open(const struct vmm *v, bool wait, int *err)
 		    bpf_map__max_entries(obj->maps.cut),
 		    vr->rs.ok ? vr->rs.fd : -1, obj->bss->ranges,
 		    HH_MAX_RANGES);
-	vr->rss = vr->rss_first = vr->rss_max = hh_vmm_rss(v->pid);
+	vr->rss = vr->rss_first = vr->rss_max = hh_vmm_status(v->pid,
+								   &vr->vm_size);
 	if (vr->rss < 0)
 		vr->rss = 0;
 	vr->t_start = hs_now_mono();
@@ -433,16 +421,6 @@ static struct vm_run *vm_open(const struct vmm *v, bool wait, int *err)
 fail:
 	vm_close(vr);
 	return NULL;
-}
-
-static bool traced(int pid)
-{
-	int i;
-
-	for (i = 0; i < nvms; i++)
-		if (vms[i]->vm.target.pid == pid)
-			return true;
-	return false;
 }
 
 /*
@@ -1133,15 +1111,19 @@ static void take_state(struct vm_run *vr)
  */
 static void vm_interval(struct vm_run *vr, double t)
 {
-	long long rss = hh_vmm_rss(vr->vm.target.pid);
+	unsigned long long size = vr->vm_size;
+	long long rss = hh_vmm_status(vr->vm.target.pid, &size);
 	bool changed;
 
 	scan_interval(vr, t, rss >= 0);
-	if (rss >= 0 && hh_find_ram(&vr->vm, vr->obj->bss, vr->sizes,
-				    &changed) >= 0 && changed)
+	/* Mappings added or removed change VmSize: only then read maps. */
+	if (rss >= 0 && size != vr->vm_size &&
+	    hh_find_ram(&vr->vm, vr->obj->bss, vr->sizes, &changed) >= 0 &&
+	    changed)
 		fprintf(stderr, "hintstat: pid %d: guest RAM now %llu MiB in %d block%s\n",
 			vr->vm.target.pid, vr->vm.ram_total >> 20,
 			vr->vm.nblocks, vr->vm.nblocks == 1 ? "" : "s");
+	vr->vm_size = size;
 	take_state(vr);
 	if (rss < 0) {
 		vr->gone = true;
@@ -1267,9 +1249,13 @@ static void retire_gone(double t)
 /* The poll set between intervals: ring buffer, guest stream, HTTP. */
 static int wait_events(struct ring_buffer *rb, double until)
 {
-	struct pollfd pfd[2 + HS_HTTP_POLLFDS];
+	struct pollfd pfd[3 + HS_HTTP_POLLFDS];
 	int nfd = 0, i;
 
+	/* -p's VMM exiting ends the interval at once. */
+	if (!multi && vms[0]->pidfd >= 0)
+		pfd[nfd++] = (struct pollfd){ .fd = vms[0]->pidfd,
+					      .events = POLLIN };
 	if (rb)
 		pfd[nfd++] = (struct pollfd){ .fd = ring_buffer__epoll_fd(rb),
 					      .events = POLLIN };

@@ -115,4 +115,14 @@ enum hh_event_type {
 	HH_EV_END_TYPES,
 };
 
+#ifndef __bpf__
+/* The host view's API (host.c), for hintstat.c. */
+struct hs_replay;
+/* hintstat host ...: argv[0] is "hintstat host". */
+int hs_host_main(int argc, char **argv);
+/* hintstat report of a host record (mode host): 0, or 1 after a message. */
+int hs_host_report(const struct hs_replay *r, const char *path, bool json,
+		   bool hist, const char *prom);
+#endif
+
 #endif /* __HINTSTAT_HOST_H */

@@ -218,14 +218,36 @@ bool hh_read_vmm(int pid, struct vmm *v, bool wait_argv)
 	return true;
 }
 
-bool hh_is_vmm_name(const struct vmm *v, const char *name)
+/* A known VMM's process name (comm, cut at 15 characters). */
+static bool known_vmm_comm(const char *comm)
 {
 	static const char * const known[] = {
 		"qemu-system-", "qemu-kvm", "firecracker", "cloud-hyperviso",
 	};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strncmp(comm, known[i], strlen(known[i])))
+			return true;
+	return false;
+}
+
+bool hh_may_be_vmm(int pid, const char *name)
+{
+	char path[64], comm[32];
+
+	/* -n matches the program's name too: that needs the command line. */
+	if (name)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	return read_file(path, comm, sizeof(comm)) >= 0 &&
+	       known_vmm_comm(comm);
+}
+
+bool hh_is_vmm_name(const struct vmm *v, const char *name)
+{
 	char argv0[256];
 	const char *base;
-	size_t i;
 
 	snprintf(argv0, sizeof(argv0), "%.*s", (int)strcspn(v->cmdline, " "),
 		 v->cmdline);
@@ -233,10 +255,7 @@ bool hh_is_vmm_name(const struct vmm *v, const char *name)
 	base = base ? base + 1 : argv0;
 	if (name)
 		return strstr(v->comm, name) || strstr(base, name);
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strncmp(v->comm, known[i], strlen(known[i])))
-			return true;
-	return false;
+	return known_vmm_comm(v->comm);
 }
 
 /* A line of /proc/PID/maps. */
@@ -495,17 +514,25 @@ const char *hh_guess_reason(const struct vmm *v)
 	return "unknown: page poisoning in the guest, postcopy or a background snapshot make QEMU skip discards";
 }
 
-long long hh_vmm_rss(int pid)
+long long hh_vmm_status(int pid, unsigned long long *vm_size)
 {
 	char path[64], buf[4096], *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	if (read_file(path, buf, sizeof(buf)) < 0)
 		return -1;
+	p = strstr(buf, "\nVmSize:");
+	if (p && vm_size)
+		*vm_size = strtoull(p + 8, NULL, 10) * 1024;
 	p = strstr(buf, "\nVmRSS:");
 	if (!p)
 		return -1;
 	return strtoll(p + 7, NULL, 10) * 1024;
+}
+
+long long hh_vmm_rss(int pid)
+{
+	return hh_vmm_status(pid, NULL);
 }
 
 /* "512+512 MiB": the declared block sizes, for messages. */

@@ -74,6 +74,11 @@ bool hh_is_vmm_name(const struct vmm *v, const char *name);
 const char *hh_guess_reason(const struct vmm *v);
 /* The RSS of process pid in bytes; -1 once it is gone (or a zombie). */
 long long hh_vmm_rss(int pid);
+/* The same, and its address space's size (VmSize) in *vm_size. */
+long long hh_vmm_status(int pid, unsigned long long *vm_size);
+/* Whether pid may be a VMM, from its comm alone (one small read): a
+ * scan of /proc reads a command line only then. */
+bool hh_may_be_vmm(int pid, const char *name);
 
 /*
  * Find vm's guest RAM blocks in /proc/PID/maps and publish them in bss;
