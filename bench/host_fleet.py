@@ -39,15 +39,11 @@ RAM_MIB = 32
 # through its RAM) and the range touched again, from "go" on stdin; "n"
 # prints how many discards it made.
 VMM = r'''
-import ctypes, mmap, select, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.mmap.restype = ctypes.c_void_p
-libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
-                      ctypes.c_int, ctypes.c_int, ctypes.c_long]
-libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+import select, sys, time
+sys.path.insert(0, %(bench)r)
+from host_overhead import guest_ram
 MIB, size = 1 << 20, %(ram)d << 20
-ram = libc.mmap(None, size, 3, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+libc, ram = guest_ram(size)
 libc.memset(ram, 1, size)
 print("ready", flush=True)
 sys.stdin.readline()                    # "go": hintstat host is attached
@@ -91,7 +87,7 @@ class Fleet:
         self.procs = []
         for i in range(n):
             p = subprocess.Popen(
-                [link, "-c", VMM % {"ram": RAM_MIB}, "-m", f"{RAM_MIB}M",
+                [link, "-c", VMM % {"ram": RAM_MIB, "bench": os.path.join(TOP, "bench")}, "-m", f"{RAM_MIB}M",
                  "-name", f"guest=fleet{i},debug-threads=on"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             self.procs.append(p)

@@ -289,6 +289,10 @@ static int open_host(struct vm_run *vr)
 	if (!err)
 		err = bpf_map__set_max_entries(obj->maps.cut,
 					       hh_cut_words(vr->sizes));
+	/* Not recording: the ring buffer stays empty, one page is enough. */
+	if (!err && !env.record)
+		err = bpf_map__set_max_entries(obj->maps.events,
+					       sysconf(_SC_PAGESIZE));
 	if (err)
 		return err;
 	/*
