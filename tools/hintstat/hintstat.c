@@ -33,6 +33,7 @@
 #include "host.h"
 #include "http.h"
 #include "kpageflags.h"
+#include "run_loop.h"
 #include "hintstat.skel.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
@@ -788,6 +789,47 @@ static int record_start(double t_start)
 	return hs_recorder_open(hs_opt.output, run_mode, t_start, zones);
 }
 
+/* The guest view in the run loop: the --prom responder's fds. */
+static int loop_fds(void *ctx, struct pollfd *pfd, int max)
+{
+	(void)ctx;
+	(void)max;	/* the loop has room for them */
+	return hs_http_pollfds(&http, pfd);
+}
+
+static int loop_woke(void *ctx)
+{
+	hs_http_serve(&http, prom_live, ctx);
+	return 0;
+}
+
+static struct hs_snapshot *loop_prev;
+static double loop_t_prev;
+
+/* The interval's table or JSON line: 0, or 1 (error) / 2 (reader gone). */
+static int loop_interval(void *ctx, double t, double secs)
+{
+	(void)t;
+	(void)secs;	/* print_interval keeps its own clock */
+	if (print_interval(ctx, loop_prev, &loop_t_prev))
+		return hs_stdout_gone ? 2 : 1;
+	return 0;
+}
+
+/* Intervals from t_prev until the end: 0, or 1 after a message. */
+static int run(struct hintstat_bpf *obj, struct ring_buffer *rb,
+	       struct hs_snapshot *prev, double t_prev)
+{
+	struct hs_loop loop = {
+		.rb = rb, .fds = loop_fds, .woke = loop_woke,
+		.interval = loop_interval, .ctx = obj, .exiting = &exiting,
+	};
+
+	loop_prev = prev;
+	loop_t_prev = t_prev;
+	return hs_run_loop(&loop);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = {
@@ -800,11 +842,8 @@ int main(int argc, char **argv)
 	static struct hs_snapshot prev;
 	struct ring_buffer *rb = NULL;
 	struct hintstat_bpf *obj = NULL;
-	/* The ring buffer and the HTTP responder's fds. */
-	struct pollfd pfd[1 + HS_HTTP_POLLFDS];
-	double t_start, t_prev, next, end = 0, t;
-	int err, stats_fd = -1, rc = 1, timeout, nfd;
-	long printed = 0;
+	double t_start, t_prev;
+	int err, stats_fd = -1, rc = 1;
 
 	argp_err_exit_status = 2;
 	if (argc > 1 && !strcmp(argv[1], "host")) {
@@ -890,52 +929,8 @@ int main(int argc, char **argv)
 	else
 		fprintf(stderr, "Tracing page hinting... Hit Ctrl-C to end.\n");
 
-	next = t_start + hs_opt.interval;
-	if (hs_opt.duration)
-		end = t_start + hs_opt.duration;
 	/* prev stays zero: the first interval starts at attach time. */
-	rc = 0;
-	while (1) {
-		t = hs_now_mono();
-		if (!exiting && t < next && !(end && t >= end)) {
-			double until = end && end < next ? end : next;
-
-			timeout = (int)((until - t) * 1000) + 1;
-			nfd = 0;
-			if (rb)
-				pfd[nfd++] = (struct pollfd){
-					.fd = ring_buffer__epoll_fd(rb),
-					.events = POLLIN };
-			nfd += hs_http_pollfds(&http, pfd + nfd);
-			err = poll(pfd, nfd, timeout);
-			if (err < 0 && errno != EINTR) {
-				fprintf(stderr, "hintstat: polling: %s\n",
-					strerror(errno));
-				rc = 1;
-				break;
-			}
-			if (rb && ring_buffer__consume(rb) < 0 && !exiting) {
-				fprintf(stderr, "hintstat: reading the ring buffer: %s\n",
-					strerror(errno));
-				rc = 1;
-				break;
-			}
-			hs_http_serve(&http, prom_live, obj);
-			continue;
-		}
-		if (rb)
-			ring_buffer__consume(rb);
-		if (print_interval(obj, &prev, &t_prev)) {
-			rc = hs_stdout_gone ? 0 : 1;
-			break;
-		}
-		printed++;
-		if (exiting || (hs_opt.count > 0 && printed >= hs_opt.count) ||
-		    (end && t >= end))
-			break;
-		while (next <= t)
-			next += hs_opt.interval;
-	}
+	rc = run(obj, rb, &prev, t_prev);
 	if (env.bpf_stats && stats_fd >= 0 && !hs_opt.json)
 		print_bpf_stats(stdout, obj, false);
 	if (hs_recorder_close(true, obj->bss->st.totals.dropped_events))

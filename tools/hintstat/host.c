@@ -44,6 +44,7 @@
 #include "cli.h"
 #include "http.h"
 #include "guest_stream.h"
+#include "run_loop.h"
 #include "hintstat_host.skel.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -1250,36 +1251,41 @@ static void retire_gone(double t)
 	nvms = j;
 }
 
-/* The poll set between intervals: ring buffer, guest stream, HTTP. */
-static int wait_events(struct ring_buffer *rb, double until)
+/* The host view's fds between intervals: -p's pidfd, guest stream, HTTP. */
+static int loop_fds(void *ctx, struct pollfd *pfd, int max)
 {
-	struct pollfd pfd[3 + HS_HTTP_POLLFDS];
-	int nfd = 0, i;
+	int nfd = 0;
 
+	(void)ctx;
+	(void)max;	/* the loop has room for all of these */
 	/* -p's VMM exiting ends the interval at once. */
 	if (!multi && vms[0]->pidfd >= 0)
 		pfd[nfd++] = (struct pollfd){ .fd = vms[0]->pidfd,
 					      .events = POLLIN };
-	if (rb)
-		pfd[nfd++] = (struct pollfd){ .fd = ring_buffer__epoll_fd(rb),
-					      .events = POLLIN };
 	if (gs.fd >= 0)
 		pfd[nfd++] = (struct pollfd){ .fd = gs.fd, .events = POLLIN };
-	nfd += hs_http_pollfds(&http, pfd + nfd);
-	if (poll(pfd, nfd, (int)((until - hs_now_mono()) * 1000) + 1) < 0 &&
-	    errno != EINTR)
-		return -1;
-	if (rb && ring_buffer__consume(rb) < 0 && !exiting) {
-		fprintf(stderr, "hintstat: reading the ring buffer: %s\n",
-			strerror(errno));
-		return -1;
-	}
+	return nfd + hs_http_pollfds(&http, pfd + nfd);
+}
+
+/* Woken between intervals: the figures for HTTP, the guest's lines. */
+static int loop_woke(void *ctx)
+{
+	int i;
+
+	(void)ctx;
 	for (i = 0; i < nvms; i++)
 		take_state(vms[i]);
 	if (!multi && nvms)
 		guest_read(discarded(vms[0], &vms[0]->cur.totals));
 	hs_http_serve(&http, print_prom, NULL);
 	return 0;
+}
+
+/* -p's VMM exited: its interval ends now. */
+static bool loop_cut(void *ctx)
+{
+	(void)ctx;
+	return !multi && hh_vmm_rss(vms[0]->vm.target.pid) < 0;
 }
 
 /* Start what the options ask: guest stream, HTTP, record. 0 or 1. */
@@ -1312,14 +1318,11 @@ static int start_outputs(struct ring_buffer **rb)
 }
 
 /* Everything at an interval's end but the printing. 0, or 1 to stop. */
-static int end_interval(struct ring_buffer *rb, double t)
+static int end_interval(double t)
 {
 	double silent;
 	int i;
 
-	/* An error here shows as dropped events in the record. */
-	if (rb)
-		(void)ring_buffer__consume(rb);
 	for (i = 0; i < nvms; i++)
 		vm_interval(vms[i], t);
 	if (multi)
@@ -1356,45 +1359,36 @@ static int output_interval(double t, double secs)
 	return 0;
 }
 
-/* Intervals until the end (Ctrl-C, -d, the count, -p's VMM gone). */
-static int run_loop(struct ring_buffer *rb)
+/* The interval's end for the run loop: 0 go on, 1 error, 2 done. */
+static int loop_interval(void *ctx, double t, double secs)
 {
-	double t_prev = hs_now_mono(), next, end = 0, t, until;
-	long printed = 0;
 	int rc;
 
-	next = t_prev + hs_opt.interval;
-	if (hs_opt.duration)
-		end = t_prev + hs_opt.duration;
-	for (;;) {
-		t = hs_now_mono();
-		/* -p's VMM exiting ends the interval at once. */
-		if (!exiting && t < next && !(end && t >= end) &&
-		    (multi || hh_vmm_rss(vms[0]->vm.target.pid) >= 0)) {
-			until = end && end < next ? end : next;
-			/* Look at the VMM at least every half second. */
-			if (wait_events(rb, until < t + 0.5 ? until : t + 0.5))
-				return 1;
-			continue;
-		}
-		if (end_interval(rb, t))
-			return 1;
-		rc = output_interval(t, t - t_prev);
-		if (rc)
-			return rc == 2 ? 0 : 1;
-		retire_gone(t);
-		t_prev = t;
-		printed++;
-		if (!multi && vms[0]->gone)
-			return 0;
-		if (exiting || (hs_opt.count > 0 && printed >= hs_opt.count) ||
-		    (end && t >= end))
-			return 0;
-		if (multi)
-			discover(t);
-		while (next <= t)
-			next += hs_opt.interval;
-	}
+	(void)ctx;
+	if (end_interval(t))
+		return 1;
+	rc = output_interval(t, secs);
+	if (rc)
+		return rc;
+	retire_gone(t);
+	if (!multi && vms[0]->gone)
+		return 2;
+	if (multi && !exiting)
+		discover(t);
+	return 0;
+}
+
+/* Intervals until the end: 0, or 1 after a message. */
+static int run(struct ring_buffer *rb)
+{
+	struct hs_loop loop = {
+		.rb = rb, .fds = loop_fds, .woke = loop_woke, .cut = loop_cut,
+		.interval = loop_interval, .exiting = &exiting,
+		/* Without a pidfd, look at the VMM every half second. */
+		.max_wait = 0.5,
+	};
+
+	return hs_run_loop(&loop);
 }
 
 int hs_host_main(int argc, char **argv)
@@ -1436,7 +1430,7 @@ int hs_host_main(int argc, char **argv)
 	if (!rc) {
 		fprintf(stderr, multi ? "Tracing every VMM's discards... Hit Ctrl-C to end.\n" :
 			"Tracing the VMM's discards... Hit Ctrl-C to end.\n");
-		rc = run_loop(rb);
+		rc = run(rb);
 		for (i = 0; i < nvms; i++)
 			summary(vms[i], hs_now_mono() - vms[i]->t_start);
 		if (!multi)
