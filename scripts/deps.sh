@@ -10,6 +10,7 @@ pkgs=(
 	libclang-rt-14-dev
 	qemu-system-x86 busybox-static
 	python3 python3-pytest python3-pytest-timeout python3-ply python3-git
+	prometheus prometheus-node-exporter
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -335,3 +335,14 @@ class RamVmm:
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()
+
+
+def qemu_link(tmp_path, name="qemu-system-pagehint"):
+    """A link named like QEMU to this Python: a stand-in run through it
+    has comm qemu-system-pag (15 characters), so hintstat host reads its
+    command line as QEMU's, and -n qemu-system-pag picks the stand-ins
+    only (not a real QEMU that happens to run)."""
+    link = tmp_path / name
+    if not link.exists():
+        link.symlink_to(sys.executable)
+    return str(link)

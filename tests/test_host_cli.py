@@ -11,14 +11,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import urllib.request
 
 import pytest
 
 from conftest import BUILD, need
 from hostlib import (MIB, RAM_MIB, FakeVmm, GuestStream, Lines, RamVmm,
-                     free_port, kill_all, wait_for)
+                     free_port, kill_all, qemu_link, wait_for)
 
 HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
 
@@ -82,17 +81,6 @@ def test_ram_sizes_that_are_invalid_or_would_wrap(ram):
     p = hintstat("--ram", ram, "-p", "1")
     assert p.returncode == 2, p.stderr
     assert f"invalid --ram '{ram}'" in p.stderr
-
-
-def qemu_link(tmp_path, name="qemu-system-pagehint"):
-    """A link named like QEMU to this Python: a stand-in run through it
-    has comm qemu-system-pag (15 characters), so hintstat host reads its
-    command line as QEMU's, and -n qemu-system-pag picks the stand-ins
-    only (not a real QEMU that happens to run)."""
-    link = tmp_path / name
-    if not link.exists():
-        link.symlink_to(sys.executable)
-    return str(link)
 
 
 def test_every_vmm_at_once_each_with_its_figures(tmp_path):
