@@ -1,0 +1,174 @@
+"""hintstat's exporters in front of the real servers a fleet runs:
+Debian's prometheus-node-exporter (textfile collector) and prometheus,
+both started here on loopback.
+
+The truth is the stand-in VMMs' own discards (each madvise they make is
+known in advance): what the servers hold must equal them.
+"""
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+from conftest import BUILD, need
+from hostlib import (MIB, RAM_MIB, Lines, RamVmm, free_port, kill_all,
+                     qemu_link, wait_for)
+
+HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
+
+
+def server(name):
+    return need(shutil.which(name) or f"/usr/bin/{name}",
+                "make test (scripts/deps.sh installs it)")
+
+
+def get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def started(proc, url, what):
+    """Wait until url answers (the server is up), or fail with its log."""
+    def up():
+        assert proc.poll() is None, f"{what} exited: {proc.stderr.read()[-2000:]}"
+        try:
+            get(url, timeout=1)
+            return True
+        except OSError:
+            return False
+    wait_for(up, 30, f"{what} on {url}", step=0.1)
+
+
+def metric(text, line_start):
+    """The value of the sample line that starts with line_start."""
+    for line in text.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def test_node_exporter_textfile_collector_carries_hintstat(tmp_path):
+    """hintstat host --prom DIR/hintstat.prom rewrites the file every
+    0.1 s; node_exporter's textfile collector serves it on every scrape,
+    with node_textfile_scrape_error 0, and the stand-in's 3 MiB of
+    discards once they are made."""
+    port = free_port()
+    ne = subprocess.Popen(
+        [server("prometheus-node-exporter"),
+         f"--web.listen-address=127.0.0.1:{port}",
+         "--collector.disable-defaults", "--collector.textfile",
+         f"--collector.textfile.directory={tmp_path}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    host = None
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        started(ne, url, "node_exporter")
+        with RamVmm("4k") as vmm:
+            host = subprocess.Popen(
+                [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid),
+                 "--ram", f"{RAM_MIB}M", "--prom",
+                 str(tmp_path / "hintstat.prom"), "0.1"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            Lines(host.stderr).wait(lambda l: "Tracing" in l, 60, "Tracing")
+            wait_for((tmp_path / "hintstat.prom").exists, 30,
+                     "hintstat's first file")
+            vmm.do(f"dontneed 0 {MIB}", f"dontneed {4 * MIB} {2 * MIB}")
+            scrapes, seen = 0, None
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                text = get(url)
+                scrapes += 1
+                assert metric(text, "node_textfile_scrape_error") == 0, text
+                v = metric(text, "pagehint_host_discarded_bytes_total")
+                assert v is not None, "a scrape without hintstat's series"
+                seen = v
+                time.sleep(0.05)
+    finally:
+        kill_all(host, ne)
+    assert scrapes >= 20
+    assert seen == 3 * MIB
+
+
+def query(port, expr, t=None):
+    """An instant PromQL query: {labels-as-tuple: value}."""
+    q = {"query": expr}
+    if t is not None:
+        q["time"] = f"{t:.3f}"
+    body = json.loads(get(f"http://127.0.0.1:{port}/api/v1/query?"
+                          + urllib.parse.urlencode(q)))
+    assert body["status"] == "success", body
+    return {tuple(sorted(r["metric"].items())): float(r["value"][1])
+            for r in body["data"]["result"]}
+
+
+def test_prometheus_scrapes_every_vmm_and_the_guest_view(tmp_path):
+    """A real Prometheus scraping hintstat host (every stand-in VMM,
+    labelled) and hintstat's guest view here, every second: every scrape
+    is up, and PromQL over what it stored gives each VMM's discards as
+    they were made, and the same change over a window."""
+    prom_port, host_port, guest_port = free_port(), free_port(), free_port()
+    cfg = tmp_path / "prometheus.yml"
+    cfg.write_text(f"""global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: hintstat-host
+    static_configs: [{{targets: ['127.0.0.1:{host_port}']}}]
+  - job_name: hintstat
+    static_configs: [{{targets: ['127.0.0.1:{guest_port}']}}]
+""")
+    link = qemu_link(tmp_path)
+    procs, vmms = [], []
+    try:
+        for name in ("a", "b"):
+            v = RamVmm("4k", RAM_MIB, argv0=link,
+                       extra=["-m", f"{RAM_MIB}M", "-name", f"guest={name}"])
+            vmms.append(v.__enter__())
+        host = subprocess.Popen(
+            [need(HINTSTAT, "make tools"), "host", "-n", "qemu-system-pag",
+             "--prom", f"127.0.0.1:{host_port}", "0.5"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        procs.append(host)
+        Lines(host.stderr).wait(lambda l: "Tracing" in l, 60, "Tracing")
+        procs.append(subprocess.Popen(
+            [need(HINTSTAT, "make tools"), "--prom",
+             f"127.0.0.1:{guest_port}", "0.5"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        prom = subprocess.Popen(
+            [server("prometheus"), f"--config.file={cfg}",
+             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{prom_port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        procs.append(prom)
+        started(prom, f"http://127.0.0.1:{prom_port}/-/ready", "prometheus")
+        wait_for(lambda: len(query(prom_port, "up == 1")) == 2, 30,
+                 "both targets up")
+        t0 = time.time()
+        vmms[0].do(f"dontneed 0 {MIB}")
+        vmms[1].do(f"dontneed 0 {2 * MIB}", f"dontneed {8 * MIB} {MIB}")
+        want = {"a": MIB, "b": 3 * MIB}
+
+        def stored():
+            got = query(prom_port, "pagehint_host_discarded_bytes_total")
+            return {dict(k)["vm"]: v for k, v in got.items()} == want
+        wait_for(stored, 30, "the discards in Prometheus", step=0.5)
+        time.sleep(2)
+        t1 = time.time()
+        window = f"{int(t1 - t0) + 3}s"
+        delta = query(prom_port, "max_over_time(pagehint_host_discarded_bytes_total"
+                      f"[{window}]) - min_over_time(pagehint_host_discarded_bytes_total"
+                      f"[{window}])", t1)
+        ups = query(prom_port, f"min_over_time(up[{window}])", t1)
+        scrapes = query(prom_port, f"count_over_time(up[{window}])", t1)
+        guest = query(prom_port, "pagehint_passes_total")
+    finally:
+        kill_all(*procs)
+        for v in vmms:
+            v.__exit__()
+    assert {dict(k)["vm"]: v for k, v in delta.items()} == want
+    assert sorted(ups.values()) == [1.0, 1.0], ups
+    assert all(n >= int(t1 - t0) for n in scrapes.values()), scrapes
+    assert len(guest) == 1, "the guest view's passes were not scraped"
