@@ -13,7 +13,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import BUILD, need
+from conftest import BUILD, TOP, need
 from hostlib import (MIB, RAM_MIB, Lines, RamVmm, free_port, kill_all,
                      qemu_link, wait_for)
 
@@ -104,22 +104,36 @@ def query(port, expr, t=None):
             for r in body["data"]["result"]}
 
 
+def start_prometheus(tmp_path, port, jobs):
+    """Debian's prometheus on 127.0.0.1:port scraping every second the
+    jobs {name: port} on loopback; returned once every target is up."""
+    cfg = tmp_path / "prometheus.yml"
+    cfg.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                   "scrape_configs:\n" + "".join(
+                       f"  - job_name: {job}\n    static_configs: "
+                       f"[{{targets: ['127.0.0.1:{p}']}}]\n"
+                       for job, p in jobs.items()))
+    prom = subprocess.Popen(
+        [server("prometheus"), f"--config.file={cfg}",
+         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        started(prom, f"http://127.0.0.1:{port}/-/ready", "prometheus")
+        wait_for(lambda: len(query(port, "up == 1")) == len(jobs), 30,
+                 "every target up")
+    except BaseException:
+        kill_all(prom)
+        raise
+    return prom
+
+
 def test_prometheus_scrapes_every_vmm_and_the_guest_view(tmp_path):
     """A real Prometheus scraping hintstat host (every stand-in VMM,
     labelled) and hintstat's guest view here, every second: every scrape
     is up, and PromQL over what it stored gives each VMM's discards as
     they were made, and the same change over a window."""
     prom_port, host_port, guest_port = free_port(), free_port(), free_port()
-    cfg = tmp_path / "prometheus.yml"
-    cfg.write_text(f"""global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: hintstat-host
-    static_configs: [{{targets: ['127.0.0.1:{host_port}']}}]
-  - job_name: hintstat
-    static_configs: [{{targets: ['127.0.0.1:{guest_port}']}}]
-""")
     link = qemu_link(tmp_path)
     procs, vmms = [], []
     try:
@@ -137,15 +151,9 @@ scrape_configs:
             [need(HINTSTAT, "make tools"), "--prom",
              f"127.0.0.1:{guest_port}", "0.5"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        prom = subprocess.Popen(
-            [server("prometheus"), f"--config.file={cfg}",
-             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        procs.append(prom)
-        started(prom, f"http://127.0.0.1:{prom_port}/-/ready", "prometheus")
-        wait_for(lambda: len(query(prom_port, "up == 1")) == 2, 30,
-                 "both targets up")
+        procs.append(start_prometheus(tmp_path, prom_port,
+                                      {"hintstat-host": host_port,
+                                       "hintstat": guest_port}))
         t0 = time.time()
         vmms[0].do(f"dontneed 0 {MIB}")
         vmms[1].do(f"dontneed 0 {2 * MIB}", f"dontneed {8 * MIB} {MIB}")
@@ -172,3 +180,70 @@ scrape_configs:
     assert sorted(ups.values()) == [1.0, 1.0], ups
     assert all(n >= int(t1 - t0) for n in scrapes.values()), scrapes
     assert len(guest) == 1, "the guest view's passes were not scraped"
+
+
+DASHBOARD = os.path.join(TOP, "fleet", "grafana", "pagehint.json")
+SYNTHETIC = os.path.join(TOP, "tools", "hintstat", "fuzz", "corpus", "record",
+                         "guest-synthetic.hsrec")
+
+
+def panel_queries():
+    """Every panel target's PromQL, with the dashboard's variables set
+    as Grafana sets them for "All" and a rate window for 1 s scrapes."""
+    with open(DASHBOARD) as f:
+        dash = json.load(f)
+    for panel in dash["panels"]:
+        for t in panel["targets"]:
+            expr = t["expr"]
+            for var in ("$guest", "$host", "$vm"):
+                expr = expr.replace(var, ".*")
+            yield panel["title"], expr.replace("$__rate_interval", "10s")
+
+
+def test_every_dashboard_panel_has_data(tmp_path):
+    """The Grafana dashboard's every query, run against a Prometheus
+    scraping hintstat host (stand-ins discarding, touching again and
+    cutting into huge pages) and a guest's figures (the synthetic
+    tracepoint-mode record replayed into node_exporter's textfile
+    directory): each returns series; the host's rates are positive for
+    the VMM that discarded."""
+    prom_port, host_port, ne_port = free_port(), free_port(), free_port()
+    textdir = tmp_path / "textfile"
+    textdir.mkdir()
+    p = subprocess.run([need(HINTSTAT, "make tools"), "report", "--prom",
+                        str(textdir / "guest.prom"), SYNTHETIC],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    link = qemu_link(tmp_path)
+    procs = []
+    with RamVmm("thp", RAM_MIB, argv0=link,
+                extra=["-m", f"{RAM_MIB}M", "-name", "guest=busy"]) as vmm:
+        try:
+            host = subprocess.Popen(
+                [need(HINTSTAT, "make tools"), "host", "-n", "qemu-system-pag",
+                 "--prom", f"127.0.0.1:{host_port}", "0.5"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            procs.append(host)
+            Lines(host.stderr).wait(lambda l: "Tracing" in l, 60, "Tracing")
+            procs.append(subprocess.Popen(
+                [server("prometheus-node-exporter"),
+                 f"--web.listen-address=127.0.0.1:{ne_port}",
+                 "--collector.disable-defaults", "--collector.textfile",
+                 f"--collector.textfile.directory={textdir}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(start_prometheus(tmp_path, prom_port,
+                                          {"hintstat-host": host_port,
+                                           "node": ne_port}))
+            for i in range(8):          # a discard and a refault a second
+                vmm.do(f"dontneed {i * 4 * MIB + 8192} {MIB}",
+                       f"touch {i * 4 * MIB + 8192}")
+                time.sleep(1)
+            results = {(title, expr): query(prom_port, expr)
+                       for title, expr in panel_queries()}
+        finally:
+            kill_all(*procs)
+    empty = [t for (t, _), r in results.items() if not r]
+    assert not empty, f"panels without data: {empty}"
+    for (title, expr), r in results.items():
+        if "discarded" in expr or "refault" in expr:
+            assert max(r.values()) > 0, (title, r)
