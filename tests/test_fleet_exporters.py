@@ -7,39 +7,15 @@ known in advance): what the servers hold must equal them.
 """
 import json
 import os
-import shutil
 import subprocess
 import time
-import urllib.parse
-import urllib.request
 
 from conftest import BUILD, TOP, need
 from hostlib import (MIB, RAM_MIB, Lines, RamVmm, free_port, kill_all,
                      qemu_link, wait_for)
+from promlib import get, node_exporter, query, start_prometheus
 
 HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
-
-
-def server(name):
-    return need(shutil.which(name) or f"/usr/bin/{name}",
-                "make test (scripts/deps.sh installs it)")
-
-
-def get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read().decode()
-
-
-def started(proc, url, what):
-    """Wait until url answers (the server is up), or fail with its log."""
-    def up():
-        assert proc.poll() is None, f"{what} exited: {proc.stderr.read()[-2000:]}"
-        try:
-            get(url, timeout=1)
-            return True
-        except OSError:
-            return False
-    wait_for(up, 30, f"{what} on {url}", step=0.1)
 
 
 def metric(text, line_start):
@@ -56,16 +32,10 @@ def test_node_exporter_textfile_collector_carries_hintstat(tmp_path):
     with node_textfile_scrape_error 0, and the stand-in's 3 MiB of
     discards once they are made."""
     port = free_port()
-    ne = subprocess.Popen(
-        [server("prometheus-node-exporter"),
-         f"--web.listen-address=127.0.0.1:{port}",
-         "--collector.disable-defaults", "--collector.textfile",
-         f"--collector.textfile.directory={tmp_path}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ne = node_exporter(port, tmp_path)
     host = None
     url = f"http://127.0.0.1:{port}/metrics"
     try:
-        started(ne, url, "node_exporter")
         with RamVmm("4k") as vmm:
             host = subprocess.Popen(
                 [need(HINTSTAT, "make tools"), "host", "-p", str(vmm.pid),
@@ -90,42 +60,6 @@ def test_node_exporter_textfile_collector_carries_hintstat(tmp_path):
         kill_all(host, ne)
     assert scrapes >= 20
     assert seen == 3 * MIB
-
-
-def query(port, expr, t=None):
-    """An instant PromQL query: {labels-as-tuple: value}."""
-    q = {"query": expr}
-    if t is not None:
-        q["time"] = f"{t:.3f}"
-    body = json.loads(get(f"http://127.0.0.1:{port}/api/v1/query?"
-                          + urllib.parse.urlencode(q)))
-    assert body["status"] == "success", body
-    return {tuple(sorted(r["metric"].items())): float(r["value"][1])
-            for r in body["data"]["result"]}
-
-
-def start_prometheus(tmp_path, port, jobs):
-    """Debian's prometheus on 127.0.0.1:port scraping every second the
-    jobs {name: port} on loopback; returned once every target is up."""
-    cfg = tmp_path / "prometheus.yml"
-    cfg.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                   "scrape_configs:\n" + "".join(
-                       f"  - job_name: {job}\n    static_configs: "
-                       f"[{{targets: ['127.0.0.1:{p}']}}]\n"
-                       for job, p in jobs.items()))
-    prom = subprocess.Popen(
-        [server("prometheus"), f"--config.file={cfg}",
-         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        started(prom, f"http://127.0.0.1:{port}/-/ready", "prometheus")
-        wait_for(lambda: len(query(port, "up == 1")) == len(jobs), 30,
-                 "every target up")
-    except BaseException:
-        kill_all(prom)
-        raise
-    return prom
 
 
 def test_prometheus_scrapes_every_vmm_and_the_guest_view(tmp_path):
@@ -225,12 +159,7 @@ def test_every_dashboard_panel_has_data(tmp_path):
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             procs.append(host)
             Lines(host.stderr).wait(lambda l: "Tracing" in l, 60, "Tracing")
-            procs.append(subprocess.Popen(
-                [server("prometheus-node-exporter"),
-                 f"--web.listen-address=127.0.0.1:{ne_port}",
-                 "--collector.disable-defaults", "--collector.textfile",
-                 f"--collector.textfile.directory={textdir}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(node_exporter(ne_port, textdir))
             procs.append(start_prometheus(tmp_path, prom_port,
                                           {"hintstat-host": host_port,
                                            "node": ne_port}))

@@ -13,6 +13,8 @@ must keep running and say the stream is gone.
 """
 import json
 import os
+import pathlib
+import shutil
 import signal
 import subprocess
 import time
@@ -20,6 +22,8 @@ import time
 import pytest
 
 from conftest import BUILD, RUNS, need, run_vm
+from hostlib import free_port, kill_all
+from promlib import node_exporter, query, start_prometheus
 
 pytestmark = pytest.mark.vm
 
@@ -41,8 +45,9 @@ def alive(pid):
 class HostTracer:
     """on_start: hintstat host on the new QEMU, attached before it boots."""
 
-    def __init__(self, out, sock):
+    def __init__(self, out, sock, prom_port):
         self.out, self.sock, self.proc, self.pid = out, sock, None, None
+        self.prom_port = prom_port
 
     def __call__(self, pid):
         self.pid = pid
@@ -50,7 +55,8 @@ class HostTracer:
         self.stderr_path = os.path.join(self.out, "host.err")
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(
-            [HINTSTAT, "host", "-p", str(pid), "-j", "--guest", self.sock, "1"],
+            [HINTSTAT, "host", "-p", str(pid), "-j", "--guest", self.sock,
+             "--prom", f"127.0.0.1:{self.prom_port}", "1"],
             stdout=self.stdout, stderr=self.stderr, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -103,18 +109,42 @@ def host_run(kernel, initrd):
     sock = os.path.join(out, "hintstat.sock")
     if os.path.exists(sock):
         os.unlink(sock)
-    tracer = HostTracer(out, sock)
+    host_port, ne_port, prom_port = free_port(), free_port(), free_port()
+    tracer = HostTracer(out, sock, host_port)
+    # The guest writes textfile/guest.prom into the shared folder.
+    textdir = os.path.join(out, "share", "out", "textfile")
+    servers = []
     try:
+        servers.append(node_exporter(ne_port, textdir))
+        servers.append(start_prometheus(prom_tmp(out), prom_port,
+                                        {"node": ne_port},
+                                        later={"hintstat-host": host_port}))
         run = run_vm(name, kernel, initrd, "host-cycles",
                      {"MIB": CYCLE_MIB, "ROUNDS": ROUNDS}, timeout=600,
                      serial_socket=sock, on_start=tracer,
                      extra_qemu=NUMA_MEMDEVS)
+        window = f"{int(run.r['wall_s']) + 30}s"
+        stored = {what: query(prom_port, f"max_over_time({m}[{window}])")
+                  for what, m in (("guest", "pagehint_hinted_bytes_total"),
+                                  ("host", "pagehint_host_discarded_bytes_total"))}
+        # 1 until the guest made the folder, 0 from then on.
+        stored["textfile_error"] = query(prom_port, "node_textfile_scrape_error")
     finally:
         rc = tracer.wait() if tracer.proc else None
+        kill_all(*servers)
     run.assert_clean()
     with open(os.path.join(out, "host.json")) as f:
         lines = [json.loads(l) for l in f]
+    run.prom = stored
     return run, tracer, rc, lines
+
+
+def prom_tmp(out):
+    """A fresh folder for Prometheus's database, next to the run."""
+    d = os.path.join(out, "prometheus")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return pathlib.Path(d)
 
 
 def vmstat(run, name):
@@ -226,3 +256,24 @@ def test_host_mode_survives_the_guest_stream_stopping(host_run):
     assert states[first_gone:].count("gone") >= 3
     assert "hintstat: guest stream gone" in tracer.err()
     assert rc == 0
+
+
+@pytest.mark.exact('guest hinted bytes in Prometheus', a="Prometheus: max_over_time of the guest's pagehint_hinted_bytes_total (its --prom file in the shared folder, node_exporter's textfile collector)",
+                   b="the guest's vmstat page_hinting_reported over the stream's window",
+                   independent=True, why="the guest kernel's counter vs hintstat's BPF totals via two servers")
+def test_prometheus_holds_the_guest_and_host_totals(host_run):
+    """The fleet path end to end: the guest's hintstat writes Prometheus
+    text into the folder it shares with the host, node_exporter serves
+    it, Prometheus scrapes it and hintstat host every second. What
+    Prometheus stored equals the guest's vmstat over the stream's window
+    (guest side) and over the VM's life (host side)."""
+    run, _, _, lines = host_run
+    got = {k: list(v.values()) for k, v in run.prom.items()}
+    assert got["textfile_error"] and got["textfile_error"][-1] == 0
+    start, stop = vmstat(run, "vmstat.stream-start"), vmstat(run, "vmstat.stream-stopped")
+    window = (stop["page_hinting_reported"] - start["page_hinting_reported"]) * 4096
+    assert window >= ROUNDS * CYCLE_MIB * MIB // 2
+    assert got["guest"] == [window]
+    life = (vmstat(run, "vmstat.idle")["page_hinting_reported"]
+            - vmstat(run, "vmstat.start")["page_hinting_reported"]) * 4096
+    assert got["host"] == [life] == [lines[-1]["total"]["discarded_bytes"]]

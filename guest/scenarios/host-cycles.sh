@@ -9,8 +9,12 @@
 #   PAUSE_MS  pause after each free, so reporting runs between (4000)
 #   DELAY_MS  reporting delay, page_reporting_delay_ms (200)
 #   GONE_S    seconds to stay up after the guest stream stopped (8)
-# Out: vmstat.start, vmstat.idle (reporting idle at the end), memhog.json,
-# stream.err, port; markers stream-start, stream-stopped.
+# The same hintstat writes Prometheus text to textfile/guest.prom in the
+# shared folder, for the host's node_exporter (its textfile collector).
+# Out: vmstat.start, vmstat.idle (reporting idle at the end),
+# vmstat.stream-start and vmstat.stream-stopped (the stream's window),
+# memhog.json, stream.err, port, textfile/; markers stream-start,
+# stream-stopped.
 . /mnt/scenario-lib.sh
 MIB=${MIB:-311} ROUNDS=${ROUNDS:-3} HOLD_MS=${HOLD_MS:-2500}
 PAUSE_MS=${PAUSE_MS:-4000}
@@ -29,7 +33,8 @@ done
 [ -n "$port" ] && [ -c "$port" ] || { echo "no virtio-serial port org.pagehint.hintstat"; exit 1; }
 echo "$port" > $OUT/port
 
-hintstat -j 1 > "$port" 2> $OUT/stream.err &
+mkdir -p $OUT/textfile
+hintstat -j --prom $OUT/textfile/guest.prom 1 > "$port" 2> $OUT/stream.err &
 HS=$!
 i=0
 until grep -q 'Tracing page hinting' $OUT/stream.err; do
@@ -38,6 +43,7 @@ until grep -q 'Tracing page hinting' $OUT/stream.err; do
 	[ $i -gt 600 ] && { echo "hintstat did not attach in 60 s"; exit 1; }
 	sleep 0.1
 done
+cat /proc/vmstat > $OUT/vmstat.stream-start
 date +%s > $OUT/stream-start
 
 n0=$(npasses)
@@ -50,6 +56,7 @@ sleep 2
 kill -TERM $HS
 wait $HS
 echo $? > $OUT/stream.rc
+cat /proc/vmstat > $OUT/vmstat.stream-stopped
 date +%s > $OUT/stream-stopped
 sleep "$GONE_S"
 # No pass may start between this count and the power-off: the host's
@@ -59,4 +66,6 @@ wait_idle "$n1" 120 || exit 1
 freeze_reporting || exit 1
 cat /proc/vmstat > $OUT/vmstat.idle
 cat $T/trace > $OUT/trace.txt
+# The host's Prometheus scrapes every second: let it see the last totals.
+sleep 3
 exit 0
