@@ -84,3 +84,17 @@ def start_prometheus(tmp_path, port, jobs, later=None):
         kill_all(prom)
         raise
     return prom
+
+
+def promtool(*args, stdin=None):
+    exe = server("promtool")
+    return subprocess.run([exe, *args], input=stdin, capture_output=True,
+                          text=True, timeout=60)
+
+
+def check_metrics(text):
+    """promtool check metrics is clean on text; the text."""
+    assert text.strip(), "no metrics"
+    p = promtool("check", "metrics", stdin=text)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return text

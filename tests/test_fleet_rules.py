@@ -20,17 +20,11 @@ import pytest
 
 from conftest import BUILD, TOP, need
 from hostlib import RAM_MIB, RamVmm, qemu_link
+from promlib import check_metrics, promtool
 
 HINTSTAT = os.path.join(BUILD, "bin", "hintstat")
 RULES = os.path.join(TOP, "fleet", "rules")
 SEEDS = os.path.join(TOP, "tools", "hintstat", "fuzz", "corpus", "record")
-
-
-def promtool(*args, stdin=None):
-    exe = need(shutil.which("promtool") or "/usr/bin/promtool",
-               "make test (scripts/deps.sh installs prometheus)")
-    return subprocess.run([exe, *args], input=stdin, capture_output=True,
-                          text=True, timeout=60)
 
 
 def test_rules_check_clean():
@@ -61,13 +55,6 @@ def test_a_weakened_rule_fails_its_unit_tests(tmp_path, old, new):
     shutil.copy(os.path.join(RULES, "pagehint.rules.test.yml"), tmp_path)
     p = promtool("test", "rules", str(tmp_path / "pagehint.rules.test.yml"))
     assert p.returncode != 0 and "FAILED" in p.stdout + p.stderr, p.stdout
-
-
-def check_metrics(text):
-    assert text.strip(), "no metrics"
-    p = promtool("check", "metrics", stdin=text)
-    assert p.returncode == 0, p.stdout + p.stderr
-    return text
 
 
 @pytest.mark.parametrize("seed", sorted(glob.glob(os.path.join(SEEDS, "*.hsrec"))),

@@ -16,6 +16,7 @@ import tracefile
 from conftest import (hintstat_zone_counts, kpageflags_vs_zoneinfo,
                       run_vm, trace_batch_counts, trace_zone_counts,
                       zone_hist_counts)
+from promlib import check_metrics
 
 pytestmark = pytest.mark.vm
 
@@ -200,6 +201,7 @@ def test_bpf_programs_ran_once_per_event(out, trace):
                    independent=False, why='one process, one set of counters, two printers')
 def test_prometheus_file_matches_the_totals(hs_run, out):
     prom = hs_run.file("hintstat.prom")
+    check_metrics(prom)         # promtool: the live tracepoint mode's text
     vals = dict(re.findall(r"^(pagehint_\w+_total) (\d+)$", prom, re.M))
     assert int(vals["pagehint_passes_total"]) == out.total["passes"]
     assert int(vals["pagehint_pass_bytes_total"]) == out.total["bytes"]

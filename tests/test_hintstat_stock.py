@@ -21,6 +21,7 @@ import pytest
 
 from conftest import (BUILD, GUEST_MIB, RUNS, host_tracefs, need, run_vm,
                       trim_record)
+from promlib import check_metrics
 
 pytestmark = pytest.mark.vm
 
@@ -299,6 +300,7 @@ def test_prometheus_over_http(stock_run):
     assert "404" in run.file("wget404.err")
     assert run.file("prom.rc").strip() == "0"
     m = run.file("metrics.txt")
+    check_metrics(m)            # promtool: the live fallback mode's text
     assert "# TYPE pagehint_passes_total counter" in m
     assert "pagehint_pass_duration_seconds_count" in m
     # Fallback: per zone/order series (placed by the first page of each
