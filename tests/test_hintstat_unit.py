@@ -159,6 +159,10 @@ def test_prometheus_exposition_rules():
     for name, typ in types.items():
         if typ == "counter":
             assert name.endswith("_total"), name
+        elif name.endswith("_info"):
+            # An info metric: a gauge of 1 whose labels are the facts.
+            assert typ == "gauge", name
+            assert [v for n, _, v in samples if n == name] == ["1"], name
         else:
             assert typ == "histogram" and name.endswith("_seconds"), name
     hists = [n for n, t in types.items() if t == "histogram"]

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -75,8 +76,9 @@ static int kpf_fd = -1;
 static struct hs_kpf_cfg kpf_cfg;
 static struct hs_reported_now last_now;
 static char clocksource[HS_CLOCKSOURCE_LEN];
+static char release[80];		/* uname -r, for pagehint_info */
 
-const char *argp_program_version = "hintstat 0.2";
+const char *argp_program_version = "hintstat " HS_VERSION;
 const char *argp_program_bug_address = "the pagehint project's issue tracker";
 const char argp_program_doc[] =
 "Show free page reporting (page hinting) at work.\n"
@@ -600,6 +602,7 @@ static void take_snapshot(struct hs_snapshot *s, const struct hintstat_bpf *obj)
 	s->mode = run_mode;
 	s->now = last_now;
 	memcpy(s->clocksource, clocksource, sizeof(s->clocksource));
+	snprintf(s->release, sizeof(s->release), "%s", release);
 }
 
 /* Run count and time of each program (-S): a JSON member or a table. */
@@ -843,6 +846,7 @@ int main(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	struct hintstat_bpf *obj = NULL;
 	double t_start, t_prev;
+	struct utsname uts;
 	int err, stats_fd = -1, rc = 1;
 
 	argp_err_exit_status = 2;
@@ -920,6 +924,8 @@ int main(int argc, char **argv)
 	else if (run_mode != HS_MODE_TRACEPOINTS)
 		fprintf(stderr, "hintstat: not measured in this mode, shown as '-': requests, cycles, fill and drain lock hold\n");
 	hs_read_clocksource(CLOCKSOURCE, clocksource, sizeof(clocksource));
+	if (!uname(&uts))
+		snprintf(release, sizeof(release), "%s", uts.release);
 	if (hs_clocksource_coarse(clocksource))
 		fprintf(stderr, "hintstat: warning: clocksource %s: durations are in ticks and unreliable, marked '*'\n",
 			clocksource);

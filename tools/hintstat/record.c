@@ -322,6 +322,7 @@ int hs_replay_stream(FILE *f, const char *name, struct hs_replay *r)
 	hs_snapshot_from_state(&r->snap, &r->st);
 	r->snap.totals.dropped_events = dropped;
 	r->snap.mode = h->mode;
+	snprintf(r->snap.release, sizeof(r->snap.release), "%s", h->release);
 	memcpy(r->snap.zone_names, h->zone_names, sizeof(r->snap.zone_names));
 	return 0;
 }

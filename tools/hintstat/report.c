@@ -827,6 +827,27 @@ void hs_prom_hist(FILE *f, const char *name, const char *help,
 	hs_prom_hist_series(f, name, "", h);
 }
 
+/* What produced the figures: hintstat's version, its mode, the kernel. */
+static void prom_info(FILE *f, const struct hs_snapshot *s)
+{
+	const char *p;
+
+	hs_prom_head(f, "pagehint_info", "gauge",
+		     "hintstat's version, the mode it measures in and the kernel's release.");
+	fprintf(f, "pagehint_info{version=\"%s\",mode=\"%s\",kernel=\"",
+		HS_VERSION, hs_mode_name(s->mode, true));
+	/* A release string is free text: escape it as a label value. */
+	for (p = s->release; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fputc('\\', f);
+		if (*p == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*p, f);
+	}
+	fprintf(f, "\"} 1\n");
+}
+
 /* The clock durations come from, when known: coarse ones are unreliable. */
 static void prom_clock(FILE *f, const struct hs_snapshot *s)
 {
@@ -895,6 +916,7 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 	bool tp = s->mode == HS_MODE_TRACEPOINTS;
 	int i;
 
+	prom_info(f, s);
 	prom_clock(f, s);
 	if (s->mode == HS_MODE_WORKQUEUE) {
 		prom_workqueue(f, s);

@@ -29,6 +29,8 @@ struct hs_reported_now {
 
 /* Clock sources too coarse to time anything hintstat shows. */
 #define HS_CLOCKSOURCE_LEN	32
+/* hintstat's version: --version, pagehint_info. */
+#define HS_VERSION		"0.2"
 bool hs_clocksource_coarse(const char *name);
 /* The current clocksource from path (sysfs), "" when unreadable. */
 void hs_read_clocksource(const char *path, char *buf, size_t len);
@@ -48,6 +50,8 @@ struct hs_snapshot {
 	struct hs_reported_now now;
 	/* The clock durations come from; "" when not known (a record). */
 	char clocksource[HS_CLOCKSOURCE_LEN];
+	/* The kernel's release (uname -r), for pagehint_info; "" unknown. */
+	char release[80];
 };
 
 /* What the interval printers need besides the counters. */

@@ -561,6 +561,8 @@ static void fixture_workqueue(struct hs_snapshot *total, struct hs_snapshot *iv)
 	strcpy(total->zone_names[1], "DMA32");
 	strcpy(total->zone_names[2], "Normal");
 	strcpy(total->clocksource, "tsc");
+	/* A release with a quote: pagehint_info escapes its label value. */
+	strcpy(total->release, "6.18.0-fc\"1");
 	total->mode = HS_MODE_WORKQUEUE;
 	total->now.valid = true;
 	total->now.bytes[1 * HS_MAX_ORDERS + 10] = 3004ULL << 20;
