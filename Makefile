@@ -27,7 +27,7 @@ export BUILD
 
 .PHONY: all deps kernel kernel-debug guest stock tools demo test test-unit fuzz \
 	check-patches bench-reclaim bench-pagefault bench-host bench-fleet bench-refault bench-clock bench-kpf bench bench-ci bench-compare \
-	dashboard mutants clean
+	dashboard mutants deb clean
 
 all: kernel guest
 
@@ -64,6 +64,12 @@ fuzz: tools
 # unit tests run on it too.
 $(BUILD)/hintstat/asan/hintstat $(BUILD)/hintstat/asan/hintstat_test &: $(HINTSTAT_DEPS) | deps
 	$(MAKE) -C tools/hintstat BUILD=$(BUILD) asan
+
+# Debian package of hintstat: static binary, man page, bpftrace scripts,
+# fleet rules and dashboards, systemd units (packaging/, plain dpkg-deb),
+# build/deb/hintstat_VERSION-1_ARCH.deb; no lintian error.
+deb: tools
+	@packaging/mkdeb.sh $(BUILD)/bin/hintstat $(BUILD)/deb
 
 $(BUILD)/bin/memhog: tools/memhog/memhog.c | deps
 	@mkdir -p $(@D)

@@ -11,6 +11,7 @@ pkgs=(
 	qemu-system-x86 busybox-static
 	python3 python3-pytest python3-pytest-timeout python3-ply python3-git
 	prometheus prometheus-node-exporter
+	dpkg-dev lintian man-db
 )
 missing=()
 for p in "${pkgs[@]}"; do
