@@ -96,6 +96,7 @@ def test_live_host_metrics_are_clean(tmp_path):
             assert host.returncode == 0, host.stderr
             text = check_metrics(out.read_text())
             assert "pagehint_host_rss_bytes" in text
+            assert f'pagehint_info{{version="0.2",mode="host",kernel="{os.uname().release}"}} 1' in text
             if label:
                 assert label in text and f'pid="{a.pid}",vm="a"' in text
             else:

@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -101,6 +102,8 @@ static int nvms;
 static bool multi;
 static struct vm_wait waits[HH_MAX_VMS];
 static int nwaits;
+/* The host's kernel (uname), or a host record's. */
+static char host_release[80];
 
 const char host_doc[] =
 "Show what the VMM does with the free pages its guest reports.\n"
@@ -987,6 +990,7 @@ static void print_prom(FILE *f, const void *arg)
 	int m, i;
 
 	(void)arg;
+	hs_prom_info(f, "host", host_release);
 	for (m = 0; m < PM_NR; m++) {
 		head = false;
 		for (i = 0; i < nvms; i++) {
@@ -1174,6 +1178,7 @@ int hs_host_report(const struct hs_replay *r, const char *path, bool json,
 	rep.rs.ok = r->refault_known;
 	rep.thp.ok = r->thp_known;
 	rep.cur = r->host;
+	snprintf(host_release, sizeof(host_release), "%s", r->hdr.release);
 	vms[0] = &rep;
 	nvms = 1;
 	hs_opt.hist = hist;
@@ -1401,6 +1406,7 @@ int hs_host_main(int argc, char **argv)
 		.doc = host_doc,
 	};
 	struct ring_buffer *rb = NULL;
+	struct utsname uts;
 	int rc, i;
 
 	if (argc > 1 && !strcmp(argv[1], "record")) {
@@ -1419,6 +1425,8 @@ int hs_host_main(int argc, char **argv)
 	}
 	libbpf_set_print(hs_libbpf_print);
 	multi = !env.pid;
+	if (!uname(&uts))
+		snprintf(host_release, sizeof(host_release), "%s", uts.release);
 	if (signal(SIGINT, sig_handler) == SIG_ERR ||
 	    signal(SIGTERM, sig_handler) == SIG_ERR ||
 	    signal(SIGPIPE, SIG_IGN) == SIG_ERR)

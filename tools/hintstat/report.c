@@ -828,16 +828,16 @@ void hs_prom_hist(FILE *f, const char *name, const char *help,
 }
 
 /* What produced the figures: hintstat's version, its mode, the kernel. */
-static void prom_info(FILE *f, const struct hs_snapshot *s)
+void hs_prom_info(FILE *f, const char *mode, const char *release)
 {
 	const char *p;
 
 	hs_prom_head(f, "pagehint_info", "gauge",
 		     "hintstat's version, the mode it measures in and the kernel's release.");
 	fprintf(f, "pagehint_info{version=\"%s\",mode=\"%s\",kernel=\"",
-		HS_VERSION, hs_mode_name(s->mode, true));
-	/* A release string is free text: escape it as a label value. */
-	for (p = s->release; *p; p++) {
+		HS_VERSION, mode);
+	/* A release string is free text (a record's): escape it. */
+	for (p = release; *p; p++) {
 		if (*p == '\\' || *p == '"')
 			fputc('\\', f);
 		if (*p == '\n')
@@ -916,7 +916,7 @@ void hs_print_prom(FILE *f, const struct hs_snapshot *s)
 	bool tp = s->mode == HS_MODE_TRACEPOINTS;
 	int i;
 
-	prom_info(f, s);
+	hs_prom_info(f, hs_mode_name(s->mode, true), s->release);
 	prom_clock(f, s);
 	if (s->mode == HS_MODE_WORKQUEUE) {
 		prom_workqueue(f, s);
