@@ -32,8 +32,9 @@ import subprocess
 import sys
 import time
 
-from benchlib import (BUILD, CONFIGS, HISTORY, PROFILES, TOP, append_history,
-                      cpu_model, cpu_times, kernel, meta, pagehint_vm)
+from benchlib import (BUILD, CONFIGS, HISTORY, PROFILES, TOP, Progress,
+                      append_history, cpu_model, cpu_times, kernel, meta,
+                      pagehint_vm)
 
 PF_CONFIGS = {  # ours: bench/pagefault.py's
     "pristine": "pristine", "off": "patched", "on": "patched-balloon",
@@ -45,8 +46,15 @@ HIST_KEYS = ("pass_ns", "react_ns", "fill_lock_ns", "drain_lock_ns",
              "pass_max_lock_ns")
 
 
+# The running bench's progress line, if any: log() keeps it in place.
+progress = None
+
+
 def log(*a):
-    print(*a, file=sys.stderr, flush=True)
+    if progress:
+        progress.log(" ".join(str(x) for x in a))
+    else:
+        print(*a, file=sys.stderr, flush=True)
 
 
 # ---- parsing one hint run ---------------------------------------------------
@@ -342,10 +350,15 @@ def main():
     def add(key, cfg, v):
         samples.setdefault(key, {}).setdefault(cfg, []).append(v)
 
-    if prof["density"] and not a.no_density:
+    global progress
+    density = prof["density"] and not a.no_density
+    progress = Progress(2 * density + n * (len(names) + len(pf)))
+
+    if density:
         doc["density"] = {}
         for hint in (False, True):
             label = "hint" if hint else "no-hint"
+            progress.step(f"density, {label}")
             try:
                 d = run_density(hint, a.budget_mib, a.max_guests, outroot)
             except (OSError, SystemExit) as e:
@@ -364,6 +377,7 @@ def main():
     for i in range(n):
         t90 = {}
         for c in names:
+            progress.step(f"{c}, sample {i + 1} of {n}")
             res, hist, mode, r = hint_sample(c, i, outroot, phases, extra)
             for key, v in res.items():
                 add(key, c, v)
@@ -383,6 +397,7 @@ def main():
             out = os.path.join(outroot, "pagefault")
             fps = {}
             for c in pf:
+                progress.step(f"page_fault1 {c}, sample {i + 1} of {n}")
                 s = pagefault.sample(PF_CONFIGS[c], i, out, 5, 128, 3)
                 fps[c] = s["faults_per_s"]
                 add("pagefault.faults_per_s", c, fps[c])
@@ -394,6 +409,8 @@ def main():
         doc["samples_per_config"] = i + 1
         with open(output + ".partial", "w") as f:
             json.dump(doc, f, indent=1, sort_keys=True)
+    progress.close()
+    progress = None
     steal1, tot1 = cpu_times()
     doc["steal_pct"] = round(100 * (steal1 - steal0) / max(1, tot1 - tot0), 2)
     doc["wall_s"] = round(time.monotonic() - t_start, 1)

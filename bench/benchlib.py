@@ -266,3 +266,54 @@ def append_history(doc, path=HISTORY):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "a") as f:
         f.write(json.dumps(keep, sort_keys=True) + "\n")
+
+
+class Progress:
+    """Where a long bench is: step N of M, what it runs, an estimate of
+    the time left (the mean step so far times the steps left). On a
+    terminal, one line redrawn in place; elsewhere (CI logs) a plain line
+    per step. log() prints a line without breaking the redrawn one."""
+
+    def __init__(self, total, stream=None, clock=time.monotonic):
+        self.total, self.done = total, 0
+        self.stream = stream or sys.stderr
+        self.clock = clock
+        self.t0 = clock()
+        self.tty = self.stream.isatty()
+        self.line = ""
+
+    @staticmethod
+    def _dur(s):
+        s = int(round(s))
+        return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else \
+            f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+    def step(self, what):
+        """Step done+1 of total begins: what it runs."""
+        elapsed = self.clock() - self.t0
+        left = (f"about {self._dur(elapsed / self.done * (self.total - self.done))} left"
+                if self.done else "time left not known yet")
+        self.done += 1
+        self.line = f"bench: step {self.done}/{self.total}: {what}, {left}"
+        self._show()
+
+    def _show(self):
+        if self.tty:
+            self.stream.write("\r\x1b[K" + self.line)
+        else:
+            self.stream.write(self.line + "\n")
+        self.stream.flush()
+
+    def log(self, msg):
+        if self.tty and self.line:
+            self.stream.write("\r\x1b[K" + msg + "\n")
+            self._show()
+        else:
+            self.stream.write(msg + "\n")
+            self.stream.flush()
+
+    def close(self):
+        if self.tty and self.line:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.line = ""

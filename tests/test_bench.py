@@ -326,3 +326,53 @@ def test_compare_across_profiles_leaves_run_shape_metrics_out(tmp_path):
     assert "profiles differ" in p.stdout and "run.wall_s" not in p.stdout
     flagged = [l for l in p.stdout.splitlines() if "REGRESSION" in l]
     assert len(flagged) == 1 and "oneshot.t90_s (mainline)" in flagged[0]
+
+
+class FakeStream:
+    def __init__(self, tty):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_says_step_what_and_time_left_in_plain_lines():
+    """CI (no terminal): a line per step; the estimate is the mean step
+    so far times the steps left (a fake clock: 40 s, then 50 s steps)."""
+    now = [100.0]
+    out = FakeStream(False)
+    p = benchlib.Progress(4, out, clock=lambda: now[0])
+    p.step("stock, sample 1 of 2")
+    now[0] += 40
+    p.step("mainline, sample 1 of 2")
+    now[0] += 50
+    p.log("  mainline #0: t90_s 6.04")
+    p.step("stock, sample 2 of 2")
+    p.close()
+    assert out.text.splitlines() == [
+        "bench: step 1/4: stock, sample 1 of 2, time left not known yet",
+        "bench: step 2/4: mainline, sample 1 of 2, about 2m00s left",
+        "  mainline #0: t90_s 6.04",
+        "bench: step 3/4: stock, sample 2 of 2, about 1m30s left",
+    ]
+    assert "\r" not in out.text
+
+
+def test_progress_redraws_one_line_on_a_terminal():
+    out = FakeStream(True)
+    p = benchlib.Progress(2, out, clock=lambda: 0.0)
+    p.step("density, no-hint")
+    p.log("  density no-hint: 6 guests")
+    p.step("density, hint")
+    p.close()
+    assert out.text == (
+        "\r\x1b[Kbench: step 1/2: density, no-hint, time left not known yet"
+        "\r\x1b[K  density no-hint: 6 guests\n"
+        "\r\x1b[Kbench: step 1/2: density, no-hint, time left not known yet"
+        "\r\x1b[Kbench: step 2/2: density, hint, about 0s left\n")
