@@ -129,6 +129,10 @@ def host_run(kernel, initrd):
                                   ("host", "pagehint_host_discarded_bytes_total"))}
         # 1 until the guest made the folder, 0 from then on.
         stored["textfile_error"] = query(prom_port, "node_textfile_scrape_error")
+        # node_exporter was scraped every second of the run, all up.
+        stored["node_up_min"] = query(prom_port, f'min_over_time(up{{job="node"}}[{window}])')
+        stored["node_scrapes"] = query(prom_port, f'count_over_time(up{{job="node"}}[{window}])')
+        stored["wall_s"] = {(): run.r["wall_s"]}
     finally:
         rc = tracer.wait() if tracer.proc else None
         kill_all(*servers)
@@ -270,6 +274,8 @@ def test_prometheus_holds_the_guest_and_host_totals(host_run):
     run, _, _, lines = host_run
     got = {k: list(v.values()) for k, v in run.prom.items()}
     assert got["textfile_error"] and got["textfile_error"][-1] == 0
+    assert got["node_up_min"] == [1.0]
+    assert got["node_scrapes"][0] >= got["wall_s"][0] - 2
     start, stop = vmstat(run, "vmstat.stream-start"), vmstat(run, "vmstat.stream-stopped")
     window = (stop["page_hinting_reported"] - start["page_hinting_reported"]) * 4096
     assert window >= ROUNDS * CYCLE_MIB * MIB // 2
