@@ -298,6 +298,29 @@ def run_density(hint, budget_mib, max_guests, outroot, touch_mib=800, settle_s=2
             **stats}
 
 
+def density_sample(doc, add, label, hint, a, outroot, i):
+    """One density run into doc["density"][label] (the latest run, and
+    every run's count); a count capped by --max-guests is flagged: the
+    budget did not decide it."""
+    try:
+        d = run_density(hint, a.budget_mib, a.max_guests,
+                        os.path.join(outroot, f"density{i}"))
+    except (OSError, SystemExit) as e:
+        # The hint results are worth keeping without density.
+        log(f"bench: density {label} failed: {e}")
+        doc["density"].setdefault(label, {"error": str(e)})
+        return
+    d["capped"] = d["stopped"].startswith("max ")
+    d["guests_samples"] = (doc["density"].get(label, {})
+                           .get("guests_samples", []) + [d["guests"]])
+    doc["density"][label] = d
+    add("density.guests", label, d["guests"])
+    log(f"  density {label} #{i}: {d['guests']} guests ({d['stopped']})")
+    if d["capped"]:
+        log(f"bench: density {label}: all {a.max_guests} guests fit in "
+            f"{a.budget_mib} MiB: the count is capped (hint: --max-guests)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", choices=PROFILES, default="full")
@@ -308,7 +331,9 @@ def main():
     ap.add_argument("--no-pagefault", action="store_true")
     ap.add_argument("--no-density", action="store_true")
     ap.add_argument("--budget-mib", type=int, default=2048)
-    ap.add_argument("--max-guests", type=int, default=10)
+    # High enough that the budget, not this cap, ends a density run.
+    ap.add_argument("--max-guests", type=int, default=32)
+    ap.add_argument("--density-samples", type=int, default=3)
     ap.add_argument("--skip-missing", action="store_true",
                     help="skip configurations whose kernel is not built")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
@@ -352,23 +377,17 @@ def main():
 
     global progress
     density = prof["density"] and not a.no_density
-    progress = Progress(2 * density + n * (len(names) + len(pf)))
+    progress = Progress(2 * density * a.density_samples
+                        + n * (len(names) + len(pf)))
 
     if density:
         doc["density"] = {}
-        for hint in (False, True):
-            label = "hint" if hint else "no-hint"
-            progress.step(f"density, {label}")
-            try:
-                d = run_density(hint, a.budget_mib, a.max_guests, outroot)
-            except (OSError, SystemExit) as e:
-                # The hint results are worth keeping without density.
-                log(f"bench: density {label} failed: {e}")
-                doc["density"][label] = {"error": str(e)}
-                continue
-            doc["density"][label] = d
-            add("density.guests", label, d["guests"])
-            log(f"  density {label}: {d['guests']} guests ({d['stopped']})")
+        for i in range(a.density_samples):
+            for hint in (False, True):
+                label = "hint" if hint else "no-hint"
+                progress.step(f"density, {label}, sample {i + 1} of "
+                              f"{a.density_samples}")
+                density_sample(doc, add, label, hint, a, outroot, i)
         doc["density"]["budget_mib"] = a.budget_mib
         doc["density"]["max_guests"] = a.max_guests
 
