@@ -354,9 +354,11 @@ static int match_blocks(const struct vma *v, int n,
 	return nout;
 }
 
-/* Publish block b in BPF slot b->slot: hi last, so a half-written range
+/*
+ * Publish block b in BPF slot b->slot: hi last, so a half-written range
  * is never used (the programs skip hi <= lo); a slot that already says
- * the same is left alone, so no discard goes unseen meanwhile. */
+ * the same is left alone, so no discard goes unseen meanwhile.
+ */
 static void publish(struct hintstat_host_bpf__bss *bss,
 		    const struct ram_block *b, unsigned long long file)
 {
@@ -375,8 +377,10 @@ static void publish(struct hintstat_host_bpf__bss *bss,
 	__atomic_store_n(&r->hi, b->hi, __ATOMIC_SEQ_CST);
 }
 
-/* The file number of block i (hh_range.file): 1 + the index of the
- * first block on the same file; 0 when anonymous. */
+/*
+ * The file number of block i (hh_range.file): 1 + the index of the
+ * first block on the same file; 0 when anonymous.
+ */
 static unsigned long long file_no(const struct ram_block *b, int i)
 {
 	int j;
@@ -445,8 +449,10 @@ static bool apply_blocks(struct hh_vm *vm, struct hintstat_host_bpf__bss *bss,
 	return changed;
 }
 
-/* The VMM's fds open on the RAM files ("/memfd:pc.ram (deleted)" in maps
- * is the fd's link target too), with their file numbers. */
+/*
+ * The VMM's fds open on the RAM files ("/memfd:pc.ram (deleted)" in maps
+ * is the fd's link target too), with their file numbers.
+ */
 static void find_ram_fds(struct hh_vm *vm, struct hintstat_host_bpf__bss *bss)
 {
 	char path[64], fdpath[320], link[PATH_MAX];

@@ -76,8 +76,10 @@ const char *hh_guess_reason(const struct vmm *v);
 long long hh_vmm_rss(int pid);
 /* The same, and its address space's size (VmSize) in *vm_size. */
 long long hh_vmm_status(int pid, unsigned long long *vm_size);
-/* Whether pid may be a VMM, from its comm alone (one small read): a
- * scan of /proc reads a command line only then. */
+/*
+ * Whether pid may be a VMM, from its comm alone (one small read): a
+ * scan of /proc reads a command line only then.
+ */
 bool hh_may_be_vmm(int pid, const char *name);
 
 /*

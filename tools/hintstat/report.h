@@ -118,8 +118,10 @@ void hs_prom_counter(FILE *f, const char *name, const char *help,
 		     unsigned long long v);
 /* pagehint_info{version, mode, kernel} 1, the release escaped. */
 void hs_prom_info(FILE *f, const char *mode, const char *release);
-/* A histogram in seconds, every log2 bucket; its series alone (no
- * HELP/TYPE), labels "" or 'k="v",...'. */
+/*
+ * A histogram in seconds, every log2 bucket; its series alone (no
+ * HELP/TYPE), labels "" or 'k="v",...'.
+ */
 void hs_prom_hist_series(FILE *f, const char *name, const char *labels,
 			 const struct hs_hist *h);
 void hs_prom_hist(FILE *f, const char *name, const char *help,
