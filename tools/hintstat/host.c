@@ -435,7 +435,7 @@ fail:
  * A VMM whose RAM is not mapped yet: tried again each interval, for 10 s,
  * then said once and left out. True while it may still come.
  */
-static bool still_waiting(int pid, double now)
+static struct vm_wait *wait_of(int pid, double now)
 {
 	int i;
 
@@ -443,17 +443,33 @@ static bool still_waiting(int pid, double now)
 		;
 	if (i == nwaits) {
 		if (nwaits == HH_MAX_VMS)
-			return false;
+			return NULL;
 		waits[nwaits++] = (struct vm_wait){ .pid = pid, .since = now };
 	}
-	if (waits[i].given_up)
+	return &waits[i];
+}
+
+static bool still_waiting(int pid, double now)
+{
+	struct vm_wait *w = wait_of(pid, now);
+
+	if (!w || w->given_up)
 		return false;
-	if (now - waits[i].since < 10)
+	if (now - w->since < 10)
 		return true;
-	waits[i].given_up = true;
+	w->given_up = true;
 	fprintf(stderr, "hintstat: pid %d: no guest RAM mapping in 10 s, left out (hint: --ram SIZE)\n",
 		pid);
 	return false;
+}
+
+/* A VMM that failed otherwise (said already): not tried again. */
+static void give_up(int pid, double now)
+{
+	struct vm_wait *w = wait_of(pid, now);
+
+	if (w)
+		w->given_up = true;
 }
 
 /* Every interval with no -p: trace VMMs that appeared. */
@@ -471,7 +487,7 @@ static void discover(double now)
 		if (vr)
 			vms[nvms++] = vr;
 		else if (err != -ENOENT)
-			still_waiting(found[i].pid, now + 1e9);	/* give up */
+			give_up(found[i].pid, now);
 	}
 	free(found);
 }
