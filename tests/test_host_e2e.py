@@ -45,7 +45,8 @@ def alive(pid):
 class HostTracer:
     """on_start: hintstat host on the new QEMU, attached before it boots."""
 
-    def __init__(self, out, sock, prom_port):
+    def __init__(self, out, sock, prom_port=None):
+        """prom_port: also serve Prometheus text on it (--prom)."""
         self.out, self.sock, self.proc, self.pid = out, sock, None, None
         self.prom_port = prom_port
 
@@ -56,7 +57,8 @@ class HostTracer:
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(
             [HINTSTAT, "host", "-p", str(pid), "-j", "--guest", self.sock,
-             "--prom", f"127.0.0.1:{self.prom_port}", "1"],
+             *(["--prom", f"127.0.0.1:{self.prom_port}"] if self.prom_port
+               else []), "1"],
             stdout=self.stdout, stderr=self.stderr, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
