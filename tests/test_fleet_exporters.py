@@ -62,6 +62,17 @@ def test_node_exporter_textfile_collector_carries_hintstat(tmp_path):
     assert seen == 3 * MIB
 
 
+def trace_every_vmm(port, procs):
+    """hintstat host on every stand-in (qemu-system-pag*), Prometheus on
+    127.0.0.1:port, added to procs once it traces."""
+    host = subprocess.Popen(
+        [need(HINTSTAT, "make tools"), "host", "-n", "qemu-system-pag",
+         "--prom", f"127.0.0.1:{port}", "0.5"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    procs.append(host)
+    Lines(host.stderr).wait(lambda l: "Tracing" in l, 60, "Tracing")
+
+
 def test_prometheus_scrapes_every_vmm_and_the_guest_view(tmp_path):
     """A real Prometheus scraping hintstat host (every stand-in VMM,
     labelled) and hintstat's guest view here, every second: every scrape
@@ -75,12 +86,7 @@ def test_prometheus_scrapes_every_vmm_and_the_guest_view(tmp_path):
             v = RamVmm("4k", RAM_MIB, argv0=link,
                        extra=["-m", f"{RAM_MIB}M", "-name", f"guest={name}"])
             vmms.append(v.__enter__())
-        host = subprocess.Popen(
-            [need(HINTSTAT, "make tools"), "host", "-n", "qemu-system-pag",
-             "--prom", f"127.0.0.1:{host_port}", "0.5"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        procs.append(host)
-        Lines(host.stderr).wait(lambda l: "Tracing" in l, 60, "Tracing")
+        trace_every_vmm(host_port, procs)
         procs.append(subprocess.Popen(
             [need(HINTSTAT, "make tools"), "--prom",
              f"127.0.0.1:{guest_port}", "0.5"],
@@ -153,12 +159,7 @@ def test_every_dashboard_panel_has_data(tmp_path):
     with RamVmm("thp", RAM_MIB, argv0=link,
                 extra=["-m", f"{RAM_MIB}M", "-name", "guest=busy"]) as vmm:
         try:
-            host = subprocess.Popen(
-                [need(HINTSTAT, "make tools"), "host", "-n", "qemu-system-pag",
-                 "--prom", f"127.0.0.1:{host_port}", "0.5"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            procs.append(host)
-            Lines(host.stderr).wait(lambda l: "Tracing" in l, 60, "Tracing")
+            trace_every_vmm(host_port, procs)
             procs.append(node_exporter(ne_port, textdir))
             procs.append(start_prometheus(tmp_path, prom_port,
                                           {"hintstat-host": host_port,
