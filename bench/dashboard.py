@@ -2,8 +2,10 @@
 """Write the bench dashboard: one static HTML page, no server, no network,
 no external script. Every metric over the commits of the history (median
 per configuration, the min..max noise band, regression flags against the
-previous run of the same configuration), the latest run side by side,
-and the hintstat histograms of the latest run, as inline SVG.
+previous run of the same configuration, physical bounds measured in the
+same runs), the latest run side by side, and the hintstat histograms of
+the latest run. Charts are uPlot (bench/jslib.py: pinned from npm,
+integrity-checked, inlined at build time), drawn by bench/dashboard.js.
 
   bench/dashboard.py [--history FILE] [--results FILE] [-o FILE]
 """
@@ -18,10 +20,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import BUILD, HISTORY, judge, load_history, metric_info  # noqa: E402
 import compare  # noqa: E402
+import jslib  # noqa: E402
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
           "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
-W, H, PAD_L, PAD_R, PAD_T, PAD_B = 560, 220, 56, 12, 14, 40
+HERE = os.path.dirname(os.path.abspath(__file__))
 esc = html.escape
 
 
@@ -54,87 +57,43 @@ def fmt(v):
     return compare.fmt_v(v)
 
 
-def plot(key, history, colors):
+def plot_data(key, history, colors):
+    """What one metric's uPlot chart draws (bench/dashboard.js), and its
+    regression flags: per configuration the median, min, max, count and
+    flag of every run (None where it did not run), and the physical
+    bounds measured in the same runs as reference lines."""
     ser = series(history, key)
     if not ser:
         return None, []
-    info = metric_info(key)
-    lo = min(p[2] for s in ser.values() for p in s)
-    hi = max(p[3] for s in ser.values() for p in s)
-    lo = min(lo, 0) if lo >= 0 and lo < 0.5 * hi else lo
-    if hi == lo:
-        hi, lo = hi + (abs(hi) or 1) * 0.1, lo - (abs(lo) or 1) * 0.1
-    n = max(len(history), 2)
-    pw, ph = W - PAD_L - PAD_R, H - PAD_T - PAD_B
-
-    def x(i):
-        return PAD_L + pw * (i + 0.5) / n
-
-    def y(v):
-        return PAD_T + ph * (1 - (v - lo) / (hi - lo))
-
-    el = [f'<svg class="plot" data-metric="{esc(key)}" width="{W}" height="{H}" '
-          f'viewBox="0 0 {W} {H}" xmlns="http://www.w3.org/2000/svg">',
-          f'<rect x="{PAD_L}" y="{PAD_T}" width="{pw}" height="{ph}" class="frame"/>']
-    for k in range(5):
-        v = lo + (hi - lo) * k / 4
-        el.append(f'<line x1="{PAD_L}" x2="{PAD_L + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-                  f'class="grid"/><text x="{PAD_L - 4}" y="{y(v) + 4:.1f}" '
-                  f'class="ytick">{esc(fmt(v))}</text>')
-    step = max(1, len(history) // 8)
-    for i, r in enumerate(history):
-        if i % step == 0 or i == len(history) - 1:
-            el.append(f'<text x="{x(i):.1f}" y="{H - PAD_B + 14}" class="xtick">'
-                      f'{esc(str(r.get("commit", "?"))[:7])}</text>')
-    flags = []
+    n = len(history)
+    out, flags = [], []
     for cfg, pts in ser.items():
-        c = colors[cfg]
-        if len(pts) > 1:
-            band = ([f"{x(p[0]):.1f},{y(p[3]):.1f}" for p in pts]
-                    + [f"{x(p[0]):.1f},{y(p[2]):.1f}" for p in reversed(pts)])
-            el.append(f'<polygon points="{" ".join(band)}" fill="{c}" class="band"/>')
-            el.append(f'<polyline points="{" ".join(f"{x(p[0]):.1f},{y(p[1]):.1f}" for p in pts)}" '
-                      f'stroke="{c}" class="line"/>')
+        s = {"cfg": cfg, "color": colors[cfg], "med": [None] * n, "min": [None] * n,
+             "max": [None] * n, "n": [0] * n, "flag": ["n/a"] * n}
         for i, med, mn, mx, cnt, flag in pts:
-            el.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(mn):.1f}" '
-                      f'y2="{y(mx):.1f}" stroke="{c}" class="range"/>')
-            cls = "pt" + (" flag" if flag == "regression" else
-                          " good" if flag == "improvement" else "")
-            el.append(f'<circle class="{cls}" cx="{x(i):.1f}" cy="{y(med):.1f}" r="3.5" '
-                      f'fill="{c}" data-config="{esc(cfg)}" data-run="{i}" '
-                      f'data-v="{med!r}"><title>{esc(cfg)} '
-                      f'{esc(str(history[i].get("commit")))}: {esc(fmt(med))} '
-                      f'[{esc(fmt(mn))}..{esc(fmt(mx))}] n={cnt} {flag}</title></circle>')
+            s["med"][i], s["min"][i], s["max"][i], s["n"][i], s["flag"][i] = \
+                med, mn, mx, cnt, flag
             if flag in ("regression", "improvement"):
                 flags.append((key, cfg, history[i].get("commit"), flag))
-    el.append(f'<text x="{PAD_L}" y="{H - 6}" class="unit">{esc(info["unit"])}, '
-              f'{esc(info["better"])} is better</text></svg>')
-    legend = " ".join(f'<span class="key" style="color:{colors[c]}">&#9632; {esc(c)}</span>'
-                      for c in ser)
-    return (f'<figure><figcaption><b>{esc(key)}</b> &mdash; {esc(info["desc"])}'
-            f'<br>{legend}</figcaption>{"".join(el)}</figure>'), flags
+        out.append(s)
+    bounds = {}
+    for i, r in enumerate(history):
+        for name, vals in (r.get("bounds") or {}).get(key, {}).items():
+            v = [x for x in vals if x is not None]
+            if v:
+                bounds.setdefault(name, [None] * n)[i] = statistics.median(v)
+    info = metric_info(key)
+    return ({"metric": key, "unit": info["unit"], "better": info["better"],
+             "desc": info["desc"], "series": out,
+             "bounds": [{"name": k, "vals": v} for k, v in bounds.items()]}, flags)
 
 
-def hist_svg(name, cfg, h, color):
-    bars = [b for b in h if b["count"]]
-    if not bars:
+def hist_data(name, cfg, h, color):
+    if not any(b["count"] for b in h):
         return None
-    bw = max(6, min(40, (W - PAD_L - PAD_R) // len(h)))
-    top = max(b["count"] for b in h)
-    ph = H - PAD_T - PAD_B
-    el = [f'<svg class="hist" data-hist="{esc(name)}" data-config="{esc(cfg)}" '
-          f'width="{PAD_L + bw * len(h) + PAD_R}" height="{H}" xmlns="http://www.w3.org/2000/svg">']
-    for i, b in enumerate(h):
-        bh = ph * b["count"] / top
-        el.append(f'<rect class="bar" x="{PAD_L + i * bw}" y="{PAD_T + ph - bh:.1f}" '
-                  f'width="{bw - 2}" height="{bh:.1f}" fill="{color}" data-count="{b["count"]}">'
-                  f'<title>{b["min"]}..{b["max"]} ns: {b["count"]}</title></rect>')
-        if i % max(1, len(h) // 6) == 0:
-            el.append(f'<text x="{PAD_L + i * bw}" y="{H - PAD_B + 14}" class="xtick0">'
-                      f'{esc(ns(b["min"]))}</text>')
-    el.append(f'<text x="{PAD_L - 4}" y="{PAD_T + 8}" class="ytick">{top}</text>'
-              f'<text x="{PAD_L}" y="{H - 6}" class="unit">log2 buckets of ns, count</text></svg>')
-    return f'<figure><figcaption><b>{esc(name)}</b> ({esc(cfg)})</figcaption>{"".join(el)}</figure>'
+    return {"name": name, "cfg": cfg, "color": color,
+            "buckets": [{"min": b["min"], "max": b["max"], "count": b["count"],
+                         "label": ns(b["min"])} for b in h]}
 
 
 def ns(v):
@@ -186,37 +145,44 @@ body{font:14px/1.4 system-ui,sans-serif;margin:20px;color:#222}
 h1{font-size:20px}h2{font-size:17px;margin-top:28px}
 figure{display:inline-block;margin:6px 10px;vertical-align:top}
 figcaption{font-size:12px;max-width:560px}
-.frame{fill:#fafafa;stroke:#bbb}.grid{stroke:#e4e4e4}
-.ytick{font-size:10px;text-anchor:end;fill:#555}.xtick{font-size:10px;text-anchor:middle;fill:#555}
-.xtick0{font-size:10px;fill:#555}.unit{font-size:10px;fill:#777}
-.band{fill-opacity:.13;stroke:none}.line{fill:none;stroke-width:1.5}
-.range{stroke-width:1;stroke-opacity:.6}.pt.flag{stroke:#e00;stroke-width:3}
-.pt.good{stroke:#0a0;stroke-width:2}
+.u-legend{font-size:11px;text-align:left}.u-legend th{font-weight:normal}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}
 .ratio{color:#036}.REGRESSION{color:#c00;font-weight:bold}.meta td{border:none}
 """
 
-CHECK_JS = """
-(function(){var p=document.querySelectorAll('svg.plot'),e=[];
-for(var i=0;i<p.length;i++){if(!p[i].querySelectorAll('circle.pt').length)e.push(p[i].dataset.metric);}
-document.body.dataset.plots=p.length;document.body.dataset.empty=e.join(',');
-document.body.dataset.hists=document.querySelectorAll('svg.hist').length;
-if(e.length)console.error('plots without data: '+e.join(','));})();
-"""
+
+
+def read(name):
+    with open(os.path.join(HERE, name), encoding="utf-8") as f:
+        return f.read()
+
+
+def script_json(obj):
+    # Inside <script>, "</" would end the element early.
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
 
 
 def render(history, latest):
     colors = color_map(history, latest)
     keys = compare.order({k for r in history for k in r.get("samples", {})})
+    data = {"runs": [{"commit": str(r.get("commit", "?")), "time": r.get("time")}
+                     for r in history], "plots": {}, "hists": []}
     figs, flags = [], []
     for key in keys:
-        f, fl = plot(key, history, colors)
-        if f:
-            figs.append(f)
+        d, fl = plot_data(key, history, colors)
+        if d:
+            data["plots"][key] = d
             flags += fl
+            figs.append(f'<figure><figcaption><b>{esc(key)}</b> &mdash; {esc(d["desc"])}'
+                        f'</figcaption><div class="plot" data-metric="{esc(key)}"></div>'
+                        '</figure>')
+    js, css, lic = jslib.assets()
     last = latest or (history[-1] if history else None)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>pagehint bench</title><style>{CSS}</style></head><body>",
+             f"<title>pagehint bench</title><style>{css}</style><style>{CSS}</style>"
+             f"<!-- uPlot {jslib.VERSION} from npm, inlined: {esc(lic.splitlines()[0])}, "
+             f"{esc(lic.splitlines()[2])} -->"
+             f"<script>{js}</script></head><body>",
              "<h1>pagehint: free page hinting bench</h1>"]
     if last:
         meta = [("commit", last.get("commit")), ("time", last.get("time")),
@@ -246,15 +212,21 @@ def render(history, latest):
                      "the samples</p>" + latest_table(last))
     parts.append("<h2>Metrics over commits</h2><p>median per configuration, "
                  "band and bars: min..max of the samples (the noise), red ring: "
-                 "flagged regression, green: flagged improvement</p>")
+                 "flagged regression, green: flagged improvement, dashed: the "
+                 "physical bound measured in the same run. Hover for the commit "
+                 "and values, drag to zoom, double-click to reset, click a legend "
+                 "entry to hide it.</p>")
     parts += figs
     hists = []
     if latest and latest.get("hist"):
         for cfg, hs in latest["hist"].items():
             for name in ("fill_lock_ns", "drain_lock_ns", "pass_ns", "react_ns"):
-                f = hist_svg(name, cfg, hs.get(name) or [], colors.get(cfg, "#555"))
-                if f:
-                    hists.append(f)
+                h = hist_data(name, cfg, hs.get(name) or [], colors.get(cfg, "#555"))
+                if h:
+                    hists.append(f'<figure><figcaption><b>{esc(name)}</b> ({esc(cfg)})'
+                                 f'</figcaption><div class="hist" '
+                                 f'data-index="{len(data["hists"])}"></div></figure>')
+                    data["hists"].append(h)
     parts.append("<h2>hintstat histograms, latest run</h2>")
     parts.append("".join(hists) or "<p>no histogram in the latest run</p>")
     if latest and latest.get("density"):
@@ -267,7 +239,10 @@ def render(history, latest):
                                for k, v in d.items() if isinstance(v, dict) and "guests" in v)
                      + f"</table><p>budget {d.get('budget_mib')} MiB, 1 GiB guests "
                      f"touching and freeing 800 MiB</p>")
-    parts.append(f"<script>{CHECK_JS}</script></body></html>")
+    parts.append(f'<script type="application/json" id="pagehint-data">'
+                 f'{script_json(data)}</script>'
+                 f'<script>{read("dashboard.js")}</script>'
+                 f'<script>{read("dashboard-check.js")}</script></body></html>')
     return "\n".join(parts)
 
 
@@ -298,8 +273,12 @@ def main():
     if latest and not any(r.get("time") == latest.get("time") for r in history):
         history = history + [latest]
     os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
+    try:
+        page = render(history, latest)
+    except jslib.JslibError as e:
+        raise SystemExit(f"dashboard: {e}")
     with open(a.output, "w") as f:
-        f.write(render(history, latest))
+        f.write(page)
     print(f"dashboard: {a.output} ({len(history)} runs"
           f"{', latest ' + os.path.basename(res) if res else ''})")
 

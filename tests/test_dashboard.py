@@ -3,6 +3,7 @@ the page renders, every plot has the data points of the results it was
 made from, regression flags sit where the history has a regression, the
 console is clean. The screenshot is kept in build/test-artifacts/."""
 import html
+import json
 import os
 import random
 import re
@@ -18,7 +19,9 @@ from conftest import BUILD, TOP
 sys.path.insert(0, os.path.join(TOP, "bench"))
 import benchlib  # noqa: E402
 import browser  # noqa: E402
+import compare  # noqa: E402
 import dashboard  # noqa: E402
+import jslib  # noqa: E402
 
 ARTIFACTS = os.path.join(BUILD, "test-artifacts")
 
@@ -61,15 +64,18 @@ def synthetic():
     return hist, latest
 
 
+def rendered(dom):
+    """What the uPlot charts hold once drawn, as the page's check script
+    read it back from the chart objects (bench/dashboard-check.js)."""
+    m = re.search(r'<pre id="rendered"[^>]*>(.*?)</pre>', dom, re.S)
+    assert m, "the page's check script wrote no #rendered"
+    return json.loads(html.unescape(m.group(1)))
+
+
 def points(dom):
-    """{metric: [(config, run, value, classes)]} from the rendered DOM."""
-    out = {}
-    for m in re.finditer(r'<svg class="plot" data-metric="([^"]+)".*?</svg>', dom, re.S):
-        pts = re.findall(r'<circle class="([^"]+)"[^>]*data-config="([^"]+)" '
-                         r'data-run="(\d+)" data-v="([^"]+)"', m.group(0))
-        out[html.unescape(m.group(1))] = [(c, int(r), float(v), cls.split())
-                                          for cls, c, r, v in pts]
-    return out
+    """{metric: [(config, run, value, flag)]} from the drawn charts."""
+    return {k: [(c, r, v, f) for c, r, v, f in p["points"]]
+            for k, p in rendered(dom)["plots"].items()}
 
 
 def check_page(dom, history):
@@ -101,15 +107,64 @@ def test_dashboard_renders_synthetic_history_with_flags(tmp_path):
     got = check_page(dom, hist)
     # The regression (t90 9 -> 12 s, mainline) is flagged, at the last
     # commit only; the stock series and the noise elsewhere are not.
-    flagged = [(k, c, r) for k, pts in got.items() for c, r, _, cls in pts if "flag" in cls]
+    flagged = [(k, c, r) for k, pts in got.items() for c, r, _, f in pts
+               if f == "regression"]
     assert flagged == [("oneshot.t90_s", "mainline", 3)]
     assert "REGRESSION" in dom or "regression</td>" in dom
     # Histograms of the latest run: the two with data, bars as counted.
-    bars = re.findall(r'data-hist="(\w+)" data-config="mainline".*?</svg>', dom, re.S)
-    assert sorted(bars) == ["drain_lock_ns", "fill_lock_ns"]
-    counts = re.findall(r'data-count="(\d+)"', dom)
-    assert sorted(map(int, counts)) == [0, 2, 5, 7]
+    hists = rendered(dom)["hists"]
+    assert sorted(hists) == ["drain_lock_ns/mainline", "fill_lock_ns/mainline"]
+    assert hists["fill_lock_ns/mainline"] == [5, 0, 2]
+    assert hists["drain_lock_ns/mainline"] == [7]
     assert os.path.getsize(shot) > 10000
+
+
+def test_dashboard_hover_zoom_toggle_and_bounds(tmp_path):
+    # What a user of a bench dashboard does: hover a point (its commit and
+    # value in the legend), drag to zoom and double-click back, hide a
+    # configuration from the legend; the physical bound of a metric drawn
+    # as its own dashed series, with the median of its samples per run.
+    hist, latest = synthetic()
+    for i, r in enumerate(hist):
+        r["bounds"] = {"oneshot.t90_s": {"host madvise floor": [0.5 + i, 0.7 + i, 0.6 + i]}}
+    page = tmp_path / "index.html"
+    page.write_text(dashboard.render(hist, latest))
+    dom, cons, problems = browser.inspect(str(page))
+    assert not problems and not cons, (problems, cons)
+    r = rendered(dom)["plots"]
+    t90 = r["oneshot.t90_s"]
+    assert t90["bounds"] == ["host madvise floor"]
+    assert "4444444" in t90["hover"]
+    med = statistics.median(hist[3]["samples"]["oneshot.t90_s"]["mainline"])
+    assert compare.fmt_v(med).split()[0][:3] in t90["hover"]
+    for key, p in r.items():
+        z = p["zoom"]
+        assert z["zoomed"][1] - z["zoomed"][0] < z["before"][1] - z["before"][0], key
+        assert z["reset"] == z["before"], key
+        assert p["toggle"] is True, key
+    data = json.loads(html.unescape(re.search(
+        r'<script type="application/json" id="pagehint-data">(.*?)</script>',
+        dom, re.S).group(1)))
+    bound = data["plots"]["oneshot.t90_s"]["bounds"][0]["vals"]
+    assert [round(v, 9) for v in bound] == [0.6, 1.6, 2.6, 3.6]
+
+
+def test_dashboard_needs_no_network(tmp_path):
+    # uPlot is inlined: no external script, stylesheet or font.
+    hist, latest = synthetic()
+    text = dashboard.render(hist, latest)
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)=', text)
+    assert f"uPlot {jslib.VERSION} from npm" in text
+
+
+def test_jslib_rejects_a_tarball_that_does_not_match_the_pin():
+    blob = b"not the uplot tarball"
+    with pytest.raises(jslib.JslibError, match="does not match"):
+        jslib.verify(blob)
+    import base64
+    import hashlib
+    good = "sha512-" + base64.b64encode(hashlib.sha512(blob).digest()).decode()
+    jslib.verify(blob, good)
 
 
 def test_dashboard_of_the_recorded_history(tmp_path):
@@ -133,8 +188,9 @@ def test_dashboard_of_the_recorded_history(tmp_path):
 
 def test_browser_check_catches_console_errors_and_empty_plots(tmp_path):
     bad = tmp_path / "bad.html"
-    bad.write_text("<html><body><svg class='plot' data-metric='x'></svg>"
-                   f"<script>{dashboard.CHECK_JS}</script>"
+    bad.write_text("<html><body><div class='plot' data-metric='x'></div>"
+                   "<script>window.pagehintPlots = [];</script>"
+                   f"<script>{dashboard.read('dashboard-check.js')}</script>"
                    "<script>nosuchfunction();</script></body></html>")
     _, cons, problems = browser.inspect(str(bad))
     assert any("Uncaught ReferenceError" in c for c in cons)
