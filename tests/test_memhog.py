@@ -73,3 +73,42 @@ def test_pagefault_loop_counts_every_page():
     assert r["seconds"] >= 1.0
     # seconds is printed rounded to 1 ms
     assert abs(r["faults_per_s"] * r["seconds"] - r["faults"]) <= r["faults_per_s"] * 0.001
+
+
+def proc_forks():
+    with open("/proc/stat") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("processes "))
+
+
+def test_compile_like_jobs_overlap_and_exit(tmp_path):
+    # -C: JOBS short-lived processes at a time, each 16..MIB MiB. The
+    # kernel's own counts are the truth: forks since boot (/proc/stat),
+    # and the largest job's peak RSS (wait4 reports the maximum over the
+    # waited-for descendants).
+    f0 = proc_forks()
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(str(tmp_path / "out"), os.O_WRONLY | os.O_CREAT)
+        os.dup2(fd, 1)
+        os.execv(MEMHOG, [MEMHOG, "-C", "3", "-m", "48", "-t", "3", "-s", "5",
+                          "-M", str(tmp_path)])
+    _, status, ru = os.wait4(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    lines = [json.loads(l) for l in (tmp_path / "out").read_text().splitlines()]
+    assert [x["phase"] for x in lines if "phase" in x] == ["compile", "freed"]
+    st = lines[-1]
+    assert st["compile_failed"] == 0
+    # 3 s with jobs of at most 3.0 s: at least one round of 3, and each
+    # job's size within 16..48 MiB.
+    assert st["compile_procs"] >= 3
+    assert 16 << 20 <= st["compile_bytes"] / st["compile_procs"] <= 48 << 20
+    assert proc_forks() - f0 >= st["compile_procs"] + 1
+    assert 16 * 1024 <= ru.ru_maxrss <= 50 * 1024
+    t = [x["t_ns"] for x in lines if "phase" in x]
+    assert t[1] - t[0] >= 3e9
+    assert sorted(os.listdir(tmp_path)) == ["compile.1", "freed.1", "out"]
+
+
+def test_compile_like_needs_room_for_a_job():
+    p = memhog("-C", "1", "-m", "8")
+    assert p.returncode == 2 and "at least 16 MiB" in p.stderr

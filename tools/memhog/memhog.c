@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ static const char usage[] =
 "       memhog -c SECONDS [-m MIB] [-t THREADS] [-s SEED] [-M DIR]\n"
 "       memhog -f SECONDS [-m MIB]\n"
 "       memhog -F [-m MIB] [-H MS] [-M DIR]\n"
+"       memhog -C SECONDS [-m MIB] [-t JOBS] [-s SEED] [-M DIR]\n"
 "\n"
 "Allocate MIB of anonymous memory, touch every page, hold it, free it.\n"
 "\n"
@@ -54,6 +56,9 @@ static const char usage[] =
 "               and the last 1/8 in whole 4 MiB blocks (a few high\n"
 "               orders), hold MS, free the rest; phases frag-alloc,\n"
 "               frag-touched, frag-freed, frag-rest\n"
+"  -C SECONDS   compile-like: JOBS processes at a time (like make -j),\n"
+"               each living 0.5..3 s and growing to 16..MIB MiB in four\n"
+"               steps, then exiting; new ones start as old ones exit\n"
 "  -M DIR       write a marker file DIR/<phase>.<round> at each phase\n"
 "\n"
 "Each phase is also printed as a JSON line on stdout.\n"
@@ -63,7 +68,8 @@ static const char usage[] =
 "  memhog -m 256 -r 5 -p 3000          # five rounds, 3 s apart\n"
 "  memhog -c 60 -m 400 -t 4            # one minute of churn\n"
 "  memhog -f 10 -m 128                 # page-fault throughput\n"
-"  memhog -F -m 400 -H 8000 -M /mnt/out # fragmented free\n";
+"  memhog -F -m 400 -H 8000 -M /mnt/out # fragmented free\n"
+"  memhog -C 60 -m 192 -t 3            # a minute of a build-like load\n";
 
 static void die_usage(const char *msg, const char *arg)
 {
@@ -354,15 +360,93 @@ static int fragmented(unsigned long mib, unsigned long hold_ms)
 	return 0;
 }
 
+/*
+ * A compiler process: grows to its size in four steps over its life, as
+ * a translation unit's working set does, and exits without freeing, so
+ * everything goes back at once in exit_mmap().
+ */
+static void compile_job(size_t len, unsigned long life_ms)
+{
+	int step;
+
+	for (step = 0; step < 4; step++) {
+		if (!map_touched(len / 4))
+			_exit(1);
+		sleep_ms(life_ms / 4);
+	}
+	_exit(0);
+}
+
+struct compile {
+	unsigned int seed;
+	unsigned long max_mib, procs, failed, bytes;
+};
+
+static pid_t compile_spawn(struct compile *c)
+{
+	unsigned long mib = 16 + rand_r(&c->seed) % (c->max_mib - 15);
+	unsigned long life = 500 + rand_r(&c->seed) % 2501;
+	pid_t pid;
+
+	/* Drawn before fork(), so the sequence depends on the seed alone. */
+	pid = fork();
+	if (pid == 0)
+		compile_job(mib * MIB, life);
+	if (pid > 0) {
+		c->procs++;
+		c->bytes += mib * MIB;
+	}
+	return pid;
+}
+
+/* Keep JOBS processes alive for SECONDS, then wait for the last ones. */
+static int compile_like(unsigned long seconds, unsigned long mib,
+			unsigned long jobs, unsigned long seed)
+{
+	struct compile c = { .seed = seed, .max_mib = mib };
+	uint64_t deadline = now_ns() + seconds * 1000000000ULL;
+	unsigned long running = 0;
+	int status;
+
+	if (mib < 16) {
+		fprintf(stderr, "memhog: -C needs -m of at least 16 MiB\n");
+		return 2;
+	}
+	mark("compile", 1, mib);
+	while (running || now_ns() < deadline) {
+		while (running < jobs && now_ns() < deadline) {
+			if (compile_spawn(&c) < 0) {
+				fprintf(stderr, "memhog: fork: %s\n", strerror(errno));
+				break;
+			}
+			running++;
+		}
+		if (!running)
+			break;
+		if (wait(&status) < 0) {
+			fprintf(stderr, "memhog: wait: %s\n", strerror(errno));
+			return 1;
+		}
+		running--;
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			c.failed++;
+	}
+	mark("freed", 1, mib);
+	printf("{\"compile_procs\":%lu,\"compile_bytes\":%lu,\"compile_failed\":%lu}\n",
+	       c.procs, c.bytes, c.failed);
+	return c.failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long mib = 600, hold = 0, rounds = 1, pause = 0;
 	unsigned long churn_s = 0, threads = 2, seed = 1, fault_s = 0;
+	unsigned long compile_s = 0;
 	bool frag = false;
 	int opt;
 
 	page_size = sysconf(_SC_PAGESIZE);
-	while ((opt = getopt(argc, argv, "m:H:r:p:c:t:s:f:FM:h")) != -1) {
+	while ((opt = getopt(argc, argv, "m:H:r:p:c:t:s:f:FC:M:h")) != -1) {
 		switch (opt) {
 		case 'm': mib = parse_ulong(optarg, 1UL << 30); break;
 		case 'H': hold = parse_ulong(optarg, 86400000); break;
@@ -373,6 +457,7 @@ int main(int argc, char **argv)
 		case 's': seed = parse_ulong(optarg, UINT_MAX); break;
 		case 'f': fault_s = parse_ulong(optarg, 86400); break;
 		case 'F': frag = true; break;
+		case 'C': compile_s = parse_ulong(optarg, 86400); break;
 		case 'M': mark_dir = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default:
@@ -388,6 +473,8 @@ int main(int argc, char **argv)
 		return churn(churn_s, mib, threads, seed);
 	if (fault_s)
 		return pagefault(fault_s, mib);
+	if (compile_s)
+		return compile_like(compile_s, mib, threads, seed);
 	if (frag)
 		return fragmented(mib, hold);
 	return oneshot(mib, hold, rounds, pause);
