@@ -33,12 +33,13 @@ import sys
 import time
 
 from benchlib import (BUILD, CONFIGS, HISTORY, PROFILES, TOP, Progress,
-                      append_history, cpu_model, cpu_times, kernel, meta,
-                      pagehint_vm)
+                      append_history, cpu_model, cpu_times, kernel,
+                      madvise_floor_s, meta, pagehint_vm)
 
 PF_CONFIGS = {  # ours: bench/pagefault.py's
     "pristine": "pristine", "off": "patched", "on": "patched-balloon",
-    "hintstat": "patched-hintstat",
+    "events": "patched-events", "hintstat": "patched-hintstat",
+    "host": "patched-host",
 }
 MIB = 600
 GUEST_MIB = 1024
@@ -116,6 +117,35 @@ def window_bytes(intervals, t0, t1):
     return tot, last
 
 
+def used_mean_mib(out, phase, t0, t1):
+    """Mean of the guest's own used memory (memused.<phase>: /proc/uptime
+    and MemTotal - MemFree) over [t0, t1] of the guest's clock. uptime is
+    CLOCK_BOOTTIME, memhog's t_ns CLOCK_MONOTONIC: equal in a guest that
+    never suspends."""
+    path = os.path.join(out, f"memused.{phase}")
+    if not os.path.exists(path):
+        return None
+    rows = [l.split() for l in read(out, f"memused.{phase}").splitlines()]
+    v = [int(r[1]) for r in rows if len(r) >= 2 and t0 <= float(r[0]) <= t1]
+    return statistics.fmean(v) / 1024 if v else None
+
+
+def footprint(rss, m, out, ph_lines, phase, t0_ph, tail):
+    """Mean host RSS over a phase and its tail, the guest's own used
+    memory over the same window (its ideal), and the excess, MiB."""
+    w0, w1 = m[f"{phase}-start"], m[f"{phase}-end"] + tail
+    win = [k for s, k in rss if w0 <= s <= w1]
+    host = statistics.fmean(win) / 1024 if win else None
+    used = used_mean_mib(out, phase, phase_ns(ph_lines, t0_ph),
+                         phase_ns(ph_lines, "freed") + tail)
+    return host, used, (host - used if host is not None and used is not None else None)
+
+
+def window_vmstat(out, phase, key):
+    v0, v1 = (vmstat(read(out, f"vmstat.{phase}.{i}")) for i in (0, 1))
+    return v1[key] - v0.get(key, 0) if key in v1 else None
+
+
 def parse_hint_run(r, freed_mib=MIB):
     """Metrics of one bench-hint boot from the runner's result dict."""
     out, m, rss = r["outdir"], r["markers"], r["rss"]
@@ -156,8 +186,11 @@ def parse_hint_run(r, freed_mib=MIB):
         rep = v1.get("page_hinting_reported", 0) - v0.get("page_hinting_reported", 0)
         reu = v1.get("page_hinting_reused", 0) - v0.get("page_hinting_reused", 0)
         stats = [x for x in ph if "churn_allocs" in x][0]
+        _, used, excess = footprint(rss, m, out, ph, "churn", "churn", tail)
         res.update({
             "churn.footprint_mib": statistics.fmean(win) / 1024 if win else None,
+            "churn.guest_used_mib": used,
+            "churn.excess_mib": excess,
             "churn.hinted_mib": hinted / MiB,
             # Hinted pages allocated again (each one a refault on the
             # host), per second of churn and tail.
@@ -176,6 +209,21 @@ def parse_hint_run(r, freed_mib=MIB):
                     "frag.hint_pct": 100 * hinted / freed,
                     "frag.drop_mib": drop / 1024,
                     "frag.freed_mib": freed / MiB})
+    if "compile-start" in m:
+        ph = jsonl(read(out, "memhog-compile.json"))
+        tail = float(r["env"].get("COMPILE_TAIL", 10))
+        host, used, excess = footprint(rss, m, out, ph, "compile", "compile", tail)
+        t0, t1 = phase_ns(ph, "compile"), phase_ns(ph, "freed")
+        hinted, _ = window_bytes(hs, t0, t1 + tail)
+        reu = window_vmstat(out, "compile", "page_hinting_reused")
+        st = [x for x in ph if "compile_procs" in x][0]
+        res.update({
+            "compile.footprint_mib": host, "compile.guest_used_mib": used,
+            "compile.excess_mib": excess, "compile.hinted_mib": hinted / MiB,
+            "compile.reuse_mib_s": (reu * 4096 / MiB / (t1 - t0 + tail)
+                                    if reu is not None else None),
+            "compile.procs": st["compile_procs"],
+        })
     hist = {k: hist_merge(*(x["hist"].get(k) for x in hs)) for k in HIST_KEYS}
     lock = hist_merge(hist["fill_lock_ns"], hist["drain_lock_ns"])
     p = hist_pct(lock, 0.99)
@@ -208,6 +256,24 @@ def hint_sample(name, i, outroot, phases, extra_env):
     res["run.boot_s"] = r["guest_boot_s"]
     res["run.wall_s"] = r["wall_s"]
     return res, hist, mode, r
+
+
+def pf_icount(i, n, pf, out, shift, add):
+    """The page_fault1 configurations again with the guest's clock taken
+    from the instructions executed (QEMU -icount): instructions per fault,
+    resolvable to tenths of a %, where real time spreads a few %."""
+    import pagefault
+    fps = {}
+    for c in pf:
+        progress.step(f"page_fault1 {c} (icount), sample {i + 1} of {n}")
+        s = pagefault.sample(PF_CONFIGS[c], i, out + "-icount", 2, 128, 3, icount=shift)
+        fps[c] = s["faults_per_s"]
+        add("pagefault.icount_faults_per_s", c, fps[c])
+        log(f"  pagefault {c:<9} #{i} (icount): {fps[c]:.0f} faults/virtual s")
+    for c in pf:
+        base = "pristine" if c == "off" else "off" if c == "on" else "on"
+        if c != "pristine" and base in fps:
+            add("pagefault.icount_vs_base", c, fps[c] / fps[base])
 
 
 def check_kernels(names, pf, skip_missing):
@@ -329,6 +395,9 @@ def main():
     ap.add_argument("--phases")
     ap.add_argument("--pagefault", help="pagefault configs (pristine,off,on,hintstat)")
     ap.add_argument("--no-pagefault", action="store_true")
+    ap.add_argument("--pf-icount", type=int, metavar="SHIFT",
+                    help="also run page_fault1 under QEMU -icount shift=SHIFT "
+                    "(default: the profile's)")
     ap.add_argument("--no-density", action="store_true")
     ap.add_argument("--budget-mib", type=int, default=2048)
     # High enough that the budget, not this cap, ends a density run.
@@ -354,6 +423,8 @@ def main():
         if c not in PF_CONFIGS:
             ap.error(f"unknown pagefault config '{c}' (known: {', '.join(PF_CONFIGS)})")
     phases = a.phases or prof["phases"]
+    if a.pf_icount is None:
+        a.pf_icount = prof.get("pf_icount")
     extra = dict(prof["env"], **pagehint_vm.parse_env(a.env))
     # The ci profile skips nothing by itself: its gate needs every config.
     names, pf = check_kernels(names, pf, a.skip_missing)
@@ -363,10 +434,11 @@ def main():
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     doc = meta("pagehint")
     doc.update({"profile": a.profile, "cpu": cpu_model(), "phases": phases,
+                "pf_icount": a.pf_icount,
                 "guest_mib": GUEST_MIB, "freed_mib": MIB, "env": extra,
                 "configs": {c: {"kernel": CONFIGS[c][0],
                                 "policy": CONFIGS[c][1]} for c in names},
-                "samples": {}, "hist": {}, "kernels": {}, "modes": {}})
+                "samples": {}, "hist": {}, "kernels": {}, "modes": {}, "bounds": {}})
     outroot = os.path.join(BUILD, "bench", "runs", stamp)
     steal0, tot0 = cpu_times()
     t_start = time.monotonic()
@@ -375,10 +447,15 @@ def main():
     def add(key, cfg, v):
         samples.setdefault(key, {}).setdefault(cfg, []).append(v)
 
+    def bound(key, name, v):
+        """A physical limit of a metric, measured in this run."""
+        if v is not None:
+            doc["bounds"].setdefault(key, {}).setdefault(name, []).append(v)
+
     global progress
     density = prof["density"] and not a.no_density
     progress = Progress(2 * density * a.density_samples
-                        + n * (len(names) + len(pf)))
+                        + n * (len(names) + len(pf) * (1 + (a.pf_icount is not None))))
 
     if density:
         doc["density"] = {}
@@ -395,19 +472,28 @@ def main():
     os.makedirs(os.path.dirname(output), exist_ok=True)
     for i in range(n):
         t90 = {}
+        floor = madvise_floor_s(MIB)
+        bound("oneshot.t90_s", "host madvise(DONTNEED) of the same bytes", floor)
+        for key in ("oneshot.hint_mib_s", "oneshot.discard_mib_s"):
+            bound(key, "host madvise(DONTNEED) rate", MIB / floor)
         for c in names:
             progress.step(f"{c}, sample {i + 1} of {n}")
             res, hist, mode, r = hint_sample(c, i, outroot, phases, extra)
             for key, v in res.items():
                 add(key, c, v)
             t90[c] = res.get("oneshot.t90_s")
+            if t90[c]:
+                add("oneshot.t90_vs_floor", c, t90[c] / floor)
+            for ph in ("churn", "compile"):
+                bound(f"{ph}.footprint_mib", "guest used (all configs)",
+                      res.get(f"{ph}.guest_used_mib"))
             doc["accel"] = r["accel"]
             doc["kernels"][c] = read(r["outdir"], "uname").strip()
             doc["modes"][c] = mode
             doc["hist"][c] = hist
             log(f"  {c:<9} #{i}: " + ", ".join(
                 f"{k.split('.', 1)[1]} {v:.3g}" for k, v in res.items()
-                if v is not None and k.split(".")[0] in ("oneshot", "churn", "frag")))
+                if v is not None and k.split(".")[0] in ("oneshot", "churn", "frag", "compile")))
         for c in names:
             if c != "stock" and t90.get(c) and t90.get("stock"):
                 add("oneshot.t90_vs_stock", c, t90[c] / t90["stock"])
@@ -424,6 +510,8 @@ def main():
             for c in pf:
                 if c != "off" and "off" in fps:
                     add("pagefault.vs_off", c, fps[c] / fps["off"])
+            if a.pf_icount is not None:
+                pf_icount(i, n, pf, out, a.pf_icount, add)
         # What is done so far survives an interrupted run.
         doc["samples_per_config"] = i + 1
         with open(output + ".partial", "w") as f:

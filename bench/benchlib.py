@@ -94,6 +94,22 @@ METRICS = {
     "churn.hinted_reused_pct": ("%", "lower", 0.25,
                                 "reused / hinted in the window (hinted before count too)"),
     "churn.allocs_per_s": ("1/s", "higher", 0.15, "memhog churn allocations per second"),
+    "churn.guest_used_mib": ("MiB", "lower", 0.10,
+                             "guest MemTotal - MemFree, mean over the footprint window"),
+    "churn.excess_mib": ("MiB", "lower", 0.15,
+                         "churn footprint - guest used: host RSS above the ideal"),
+    "compile.footprint_mib": ("MiB", "lower", 0.10,
+                              "mean host RSS, compile-like load + 10 s"),
+    "compile.guest_used_mib": ("MiB", "lower", 0.10,
+                               "guest MemTotal - MemFree, mean over the same window"),
+    "compile.excess_mib": ("MiB", "lower", 0.15,
+                           "compile footprint - guest used: host RSS above the ideal"),
+    "compile.hinted_mib": ("MiB", "higher", 0.25, "hinted during the load + tail"),
+    "compile.reuse_mib_s": ("MiB/s", "lower", 0.25,
+                            "hinted pages allocated again (vmstat reused), per s"),
+    "compile.procs": ("procs", "higher", 0.15, "compile jobs run in the minute"),
+    "oneshot.t90_vs_floor": ("x", "lower", 0.15,
+                             "t90 / the host's own madvise(DONTNEED) of the same bytes"),
     "frag.hinted_mib": ("MiB", "higher", 0.15, "hinted after the fragmented free"),
     "frag.hint_pct": ("%", "higher", 0.15, "hinted / freed by the fragmented free"),
     "frag.drop_mib": ("MiB", "higher", 0.15, "host RSS drop after the fragmented free"),
@@ -108,8 +124,33 @@ METRICS = {
     "run.wall_s": ("s", "lower", 0.30, "wall time of the boot"),
     "pagefault.faults_per_s": ("1/s", "higher", 0.05, "page_fault1-style throughput"),
     "pagefault.vs_off": ("x", "higher", 0.05, "faults/s / hinting off, same iteration"),
+    "pagefault.icount_faults_per_s": ("1/vs", "higher", 0.01,
+                                      "page_fault1 under -icount: faults per virtual s"),
+    "pagefault.icount_vs_base": ("x", "higher", 0.01,
+                                 "icount faults/s / the config it adds one thing to "
+                                 "(off: pristine, on: off, others: on), same iteration"),
     "density.guests": ("guests", "higher", 0.20, "guests that fit the budget"),
 }
+
+
+def madvise_floor_s(mib):
+    """The host's own time to discard MIB of resident anonymous memory
+    with madvise(MADV_DONTNEED), as QEMU discards a reported range (RAM
+    advised MADV_HUGEPAGE, as QEMU advises guest RAM): the floor under
+    any time to reclaim."""
+    import mmap
+    n = mib << 20
+    m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        if hasattr(mmap, "MADV_HUGEPAGE"):
+            m.madvise(mmap.MADV_HUGEPAGE)
+        for off in range(0, n, mmap.PAGESIZE):
+            m[off] = 1
+        t = time.perf_counter()
+        m.madvise(mmap.MADV_DONTNEED)
+        return time.perf_counter() - t
+    finally:
+        m.close()
 
 
 def metric_info(key):
@@ -181,12 +222,15 @@ CONFIGS = {
     "d100": ("default", {"DELAY_MS": 100}),
     "cap8": ("default", {"CAPACITY": 8}),
     "o5": ("default", {"ORDER": 5}),
+    # patch 9's policy: 100 ms .. page_reporting_delay_ms (2000), by reuse
+    "adaptive": ("default", {"ADAPTIVE": 1}),
 }
 # What a bench run measures: samples per config, configs, phases.
 PROFILES = {
-    "full": {"samples": 5, "configs": list(CONFIGS), "phases": "oneshot churn frag",
-             "pagefault": ["pristine", "off", "on", "hintstat"], "density": True,
-             "env": {}},
+    "full": {"samples": 5, "configs": list(CONFIGS),
+             "phases": "oneshot churn frag compile",
+             "pagefault": ["pristine", "off", "on", "events", "hintstat", "host"],
+             "pf_icount": 0, "density": True, "env": {}},
     "ci": {"samples": 3, "configs": ["stock", "mainline"], "phases": "oneshot",
            "pagefault": [], "density": False, "env": {}},
 }

@@ -261,6 +261,40 @@ def test_parse_oneshot_run(tmp_path):
     assert h["fill_lock_ns"][0]["count"] == 99 * 7
 
 
+def test_parse_compile_run(tmp_path):
+    # Host RSS 500 MiB over the compile window (host clock 20..90: 60 s of
+    # load, 10 s tail), 900 before and after (outside the window); the
+    # guest's own used memory 300 MiB inside its window (guest clock
+    # 200..270), 800 outside; 1024 pages reused between the vmstat files.
+    rss = [(t, (500 if 20 <= t <= 90 else 900) * 1024) for t in range(0, 120)]
+    markers = {"compile-start": 20.0, "compile-end": 80.0}
+    mh = [{"phase": "compile", "t_ns": int(200e9)}, {"phase": "freed", "t_ns": int(260e9)},
+          {"compile_procs": 42, "compile_bytes": 1, "compile_failed": 0}]
+    run = write_run(tmp_path, rss, markers, [], [])
+    out = tmp_path / "out"
+    (out / "memhog-compile.json").write_text("".join(json.dumps(x) + "\n" for x in mh))
+    (out / "memused.compile").write_text("".join(
+        f"{t / 10:.2f} {(300 if 200 <= t / 10 <= 270 else 800) * 1024}\n"
+        for t in range(1900, 2900, 2)))
+    (out / "vmstat.compile.0").write_text("page_hinting_reused 100\n")
+    (out / "vmstat.compile.1").write_text("page_hinting_reused 1124\n")
+    run["env"] = {"COMPILE_TAIL": "10"}
+    res, _, _ = bench.parse_hint_run(run)
+    assert res["compile.footprint_mib"] == 500
+    assert res["compile.guest_used_mib"] == 300
+    assert res["compile.excess_mib"] == 200
+    assert res["compile.procs"] == 42
+    assert abs(res["compile.reuse_mib_s"] - 4 / 70) < 1e-12
+
+
+def test_madvise_floor_is_a_real_measurement():
+    # Discarding 64 MiB takes a positive time, and more bytes take
+    # longer than none at all (1 MiB).
+    big = min(benchlib.madvise_floor_s(64) for _ in range(3))
+    assert big > 0
+    assert big > min(benchlib.madvise_floor_s(1) for _ in range(3)) * 0.5
+
+
 def test_memhog_fragmented_free(tmp_path):
     p = subprocess.run([need(MEMHOG, "make tools"), "-F", "-m", "40", "-M", str(tmp_path)],
                        capture_output=True, text=True, timeout=60)

@@ -7,33 +7,43 @@
 #            (markers churn-start, churn-end), then CHURN_TAIL s (10)
 #   frag     memhog -F: many order-0 frees, a few 4 MiB blocks, then
 #            the rest (markers frag-freed.1, frag-rest.1)
+#   compile  COMPILE_S seconds of memhog -C (COMPILE_JOBS processes at a
+#            time, each growing to 16..COMPILE_MIB MiB and exiting), then
+#            COMPILE_TAIL s (markers compile-start, compile-end)
 # Parameters:
 #   PHASES       which phases, in order ("oneshot churn frag")
 #   MIB (600)  CHURN_S (10)  CHURN_MIB (400)  FRAG_MIB (240)  HOLD_MS (2000)
 #   FRAG_HOLD_MS (5000): between the fragmented free and the rest
-#   DELAY_MS CAPACITY ORDER   policy, the page_reporting_* module
-#                parameters, set when given (pagehint kernel)
+#   DELAY_MS CAPACITY ORDER ADAPTIVE   policy, the page_reporting_*
+#                module parameters, set when given (pagehint kernel)
 #   INTERVAL     hintstat's interval (0.5 s)
 #   QUIET        seconds without hinted bytes that mean reporting is idle (4)
 #   NOHINT       seconds after which a phase that hinted nothing is over (8)
+#   COMPILE_S (60)  COMPILE_MIB (192)  COMPILE_JOBS (3)  COMPILE_TAIL (10)
 # Out: hintstat.json (-j -S), vmstat.<phase>.{0,1}, memhog-<phase>.json,
-# policy, uname, mode.
+# memused.<phase> (churn, compile: "uptime_s used_kib [delay_ms]" every
+# 0.2 s: the guest's own MemTotal - MemFree, and the adaptive policy's
+# current delay where the kernel has one), policy, uname, mode.
 . /mnt/scenario-lib.sh
 PHASES=${PHASES:-oneshot churn frag}
 MIB=${MIB:-600} CHURN_S=${CHURN_S:-10} CHURN_MIB=${CHURN_MIB:-400}
 FRAG_MIB=${FRAG_MIB:-240} HOLD_MS=${HOLD_MS:-2000} FRAG_HOLD_MS=${FRAG_HOLD_MS:-5000}
 INTERVAL=${INTERVAL:-0.5} QUIET=${QUIET:-4} NOHINT=${NOHINT:-8} CHURN_TAIL=${CHURN_TAIL:-10}
+COMPILE_S=${COMPILE_S:-60} COMPILE_MIB=${COMPILE_MIB:-192} COMPILE_JOBS=${COMPILE_JOBS:-3}
+COMPILE_TAIL=${COMPILE_TAIL:-10}
 
 uname -r > $OUT/uname
 mkdir -p /tmp
-for t in delay_ms:$DELAY_MS capacity:$CAPACITY order:$ORDER; do
+for t in delay_ms:$DELAY_MS capacity:$CAPACITY order:$ORDER adaptive:$ADAPTIVE; do
 	f=${t%%:*} v=${t#*:}
 	[ -z "$v" ] && continue
 	[ -w $PR/page_reporting_$f ] || { echo "no page_reporting_$f parameter: not the pagehint kernel"; exit 1; }
 	param $f "$v" || { echo "cannot set $f=$v"; exit 1; }
 done
 if [ -e $PR/page_reporting_delay_ms ]; then
-	for f in delay_ms capacity order; do echo "$f=$(param $f)"; done > $OUT/policy
+	for f in delay_ms capacity order adaptive; do
+		if [ -e $PR/page_reporting_$f ]; then echo "$f=$(param $f)"; fi
+	done > $OUT/policy
 fi
 
 hintstat -j -S "$INTERVAL" > $OUT/hintstat.json 2> $OUT/hintstat.err &
@@ -72,6 +82,18 @@ wait_quiet() {	# $1 lines before, $2 limit in s
 	done
 }
 nlines() { ibytes | wc -l; }
+# The guest's own used memory, the ideal the host's RSS is compared
+# with: what a perfect hinting would leave resident.
+memused() {	# $1 phase
+	ad=$PR/page_reporting_adaptive_delay_ms
+	while :; do
+		awk -v t="$(cut -d' ' -f1 /proc/uptime)" -v d="$(cat $ad 2>/dev/null)" '
+			/^MemTotal:/ { tot = $2 } /^MemFree:/ { free = $2 }
+			END { print t, tot - free, d }' /proc/meminfo
+		sleep 0.2
+	done > $OUT/memused.$1 &
+	MU=$!
+}
 
 # Boot-time reporting of never-touched memory is over first.
 wait_quiet 0 180
@@ -82,12 +104,23 @@ for ph in $PHASES; do
 		memhog -m "$MIB" -H "$HOLD_MS" -M $OUT > $OUT/memhog-oneshot.json || exit 1
 		L0=$(nlines) ;;
 	churn)
+		memused churn
 		echo > $OUT/churn-start
 		memhog -c "$CHURN_S" -m "$CHURN_MIB" -t 2 -s 7 > $OUT/memhog-churn.json || exit 1
 		echo > $OUT/churn-end
 		L0=$(nlines)
 		# A fixed tail, so the footprint window is the same everywhere.
-		sleep "$CHURN_TAIL" ;;
+		sleep "$CHURN_TAIL"
+		kill $MU ;;
+	compile)
+		memused compile
+		echo > $OUT/compile-start
+		memhog -C "$COMPILE_S" -m "$COMPILE_MIB" -t "$COMPILE_JOBS" -s 7 \
+			> $OUT/memhog-compile.json || exit 1
+		echo > $OUT/compile-end
+		L0=$(nlines)
+		sleep "$COMPILE_TAIL"
+		kill $MU ;;
 	frag)
 		memhog -F -m "$FRAG_MIB" -H "$FRAG_HOLD_MS" -M $OUT > $OUT/memhog-frag.json || exit 1
 		L0=$(nlines) ;;
