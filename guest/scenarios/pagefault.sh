@@ -3,8 +3,11 @@
 #   SECONDS (5)  MIB (128)  REPS (3)
 #   HINTSTAT  1: run `hintstat -j` (events on, BPF attached) meanwhile,
 #             to measure what the tool costs the workload
+#   EVENTS    1: every page_hinting event on in tracefs, no reader: what
+#             the events cost by themselves
 . /mnt/scenario-lib.sh
 SECONDS_=${SECONDS:-5} MIB=${MIB:-128} REPS=${REPS:-3}
+[ "${EVENTS:-0}" = 1 ] && events_on
 if [ "${HINTSTAT:-0}" = 1 ]; then
 	hintstat -j 1 > $OUT/hintstat.json 2> $OUT/hintstat.err &
 	HS=$!
