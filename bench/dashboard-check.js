@@ -88,6 +88,16 @@
 			checkPlot(p);
 			return;
 		}
+		if (p.kind === 'policies') {
+			out.policies = out.policies || {};
+			out.policies[p.d.phase] = p.d.points.map(function (q) {
+				var k = p.u.series.findIndex(function (s) { return s.label === q.cfg; });
+				var v = p.u.data[k].find(function (x) { return x !== null; });
+				var i = p.u.data[k].indexOf(v);
+				return [q.cfg, p.u.data[0][i], v];
+			});
+			return;
+		}
 		var key = p.d.name + '/' + p.d.cfg;
 		out.hists[key] = p.u.data[1];
 		if (!p.u.ctx.canvas.width)
@@ -107,7 +117,7 @@
 		});
 		document.body.dataset.plots = plots.length;
 		document.body.dataset.empty = empty.join(',');
-		document.body.dataset.hists = P.length - plots.length;
+		document.body.dataset.hists = P.filter(function (p) { return p.kind === 'hist'; }).length;
 		document.body.dataset.broken = broken.join(' | ');
 		var pre = document.createElement('pre');
 		pre.id = 'rendered';

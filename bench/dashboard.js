@@ -201,6 +201,72 @@
 		made.push({ kind: 'hist', d: h, u: u });
 	}
 
+	/*
+	 * The policies of the latest run as points: x the reuse (hinted pages
+	 * allocated again, MiB/s), y the footprint, whiskers min..max. Lower
+	 * left is better on both.
+	 */
+	function policies(el, p) {
+		var pts = p.points.slice().sort(function (a, b) { return a.x - b.x; });
+		var data = [pts.map(function (q) { return q.x; })];
+		var series = [{ label: p.x_metric,
+				value: function (u, v) { return fmt(v); } }];
+		pts.forEach(function (q, k) {
+			data.push(pts.map(function (r, i) { return i === k ? q.y : null; }));
+			series.push({
+				label: q.cfg, stroke: q.color, fill: q.color, width: 0,
+				paths: function () { return null; },
+				points: { show: true, size: 10, fill: q.color },
+				value: function (u, v) {
+					return v === null ? '-' : fmt(q.y) + ' MiB at ' + fmt(q.x) + ' MiB/s';
+				}
+			});
+		});
+		var u = new uPlot({
+			width: 560, height: 300,
+			cursor: { drag: { x: true, y: false } },
+			scales: { x: { time: false, range: function (u, lo, hi) {
+				var w = (hi - lo) || Math.abs(hi) || 1;
+				return [Math.max(0, lo - 0.15 * w), hi + 0.15 * w];
+			} }, y: { range: function () {
+				var lo = Infinity, hi = -Infinity;
+				pts.forEach(function (q) {
+					lo = Math.min(lo, q.ymin);
+					hi = Math.max(hi, q.ymax);
+				});
+				var w = (hi - lo) || hi || 1;
+				return [Math.max(0, lo - 0.15 * w), hi + 0.15 * w];
+			} } },
+			axes: [{ label: p.x_metric + ' (MiB/s, lower is better)',
+				 values: function (u, sp) { return sp.map(fmt); } },
+			       { label: p.y_metric + ' (MiB, lower is better)', size: 64,
+				 values: function (u, sp) { return sp.map(fmt); } }],
+			series: series,
+			hooks: { drawClear: [function (u) {
+				var ctx = u.ctx;
+				ctx.save();
+				ctx.lineWidth = dpr;
+				pts.forEach(function (q, k) {
+					if (!u.series[k + 1].show)
+						return;
+					var x = u.valToPos(q.x, 'x', true), y = u.valToPos(q.y, 'y', true);
+					ctx.strokeStyle = q.color;
+					ctx.beginPath();
+					ctx.moveTo(u.valToPos(q.xmin, 'x', true), y);
+					ctx.lineTo(u.valToPos(q.xmax, 'x', true), y);
+					ctx.moveTo(x, u.valToPos(q.ymin, 'y', true));
+					ctx.lineTo(x, u.valToPos(q.ymax, 'y', true));
+					ctx.stroke();
+				});
+				ctx.restore();
+			}] }
+		}, data, el);
+		made.push({ kind: 'policies', d: p, u: u });
+	}
+
+	document.querySelectorAll('div.policies').forEach(function (el) {
+		policies(el, D.policies[+el.dataset.index]);
+	});
 	document.querySelectorAll('div.plot').forEach(function (el) {
 		plot(el, D.plots[el.dataset.metric]);
 	});

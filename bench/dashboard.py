@@ -96,6 +96,39 @@ def hist_data(name, cfg, h, color):
                          "label": ns(b["min"])} for b in h]}
 
 
+def policy_points(doc, colors):
+    """Per phase with both metrics: each configuration's median footprint
+    and reuse with their ranges."""
+    out = []
+    for phase in ("churn", "compile"):
+        xs = doc["samples"].get(f"{phase}.reuse_mib_s", {})
+        ys = doc["samples"].get(f"{phase}.footprint_mib", {})
+        pts = []
+        for cfg in sorted(set(xs) & set(ys), key=cfg_key):
+            x = [v for v in xs[cfg] if v is not None]
+            y = [v for v in ys[cfg] if v is not None]
+            if x and y:
+                pts.append({"cfg": cfg, "color": colors.get(cfg, "#555"),
+                            "x": statistics.median(x), "xmin": min(x), "xmax": max(x),
+                            "y": statistics.median(y), "ymin": min(y), "ymax": max(y)})
+        if pts:
+            out.append({"phase": phase, "x_metric": f"{phase}.reuse_mib_s",
+                        "y_metric": f"{phase}.footprint_mib", "points": pts})
+    return out
+
+
+def policy_table(pol):
+    rows = ["<table class='policies'><tr><th>phase</th><th>config</th>"
+            "<th>footprint MiB</th><th>reuse MiB/s</th></tr>"]
+    for p in pol:
+        for q in p["points"]:
+            rows.append(f"<tr><td>{esc(p['phase'])}</td><td>{esc(q['cfg'])}</td>"
+                        f"<td>{fmt(q['y'])} <small>[{fmt(q['ymin'])}..{fmt(q['ymax'])}]"
+                        f"</small></td><td>{fmt(q['x'])} <small>[{fmt(q['xmin'])}.."
+                        f"{fmt(q['xmax'])}]</small></td></tr>")
+    return "".join(rows) + "</table>"
+
+
 def ns(v):
     for unit, div in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
         if v >= div:
@@ -103,7 +136,7 @@ def ns(v):
     return f"{v}ns"
 
 
-CFG_ORDER = ["stock", "mainline", "d100", "cap8", "o5", "hwm32", "pristine",
+CFG_ORDER = ["stock", "mainline", "d100", "cap8", "o5", "hwm32", "adaptive", "pristine",
              "off", "on", "hintstat", "no-hint", "hint"]
 
 
@@ -166,7 +199,7 @@ def render(history, latest):
     colors = color_map(history, latest)
     keys = compare.order({k for r in history for k in r.get("samples", {})})
     data = {"runs": [{"commit": str(r.get("commit", "?")), "time": r.get("time")}
-                     for r in history], "plots": {}, "hists": []}
+                     for r in history], "plots": {}, "hists": [], "policies": []}
     figs, flags = [], []
     for key in keys:
         d, fl = plot_data(key, history, colors)
@@ -229,6 +262,18 @@ def render(history, latest):
                     data["hists"].append(h)
     parts.append("<h2>hintstat histograms, latest run</h2>")
     parts.append("".join(hists) or "<p>no histogram in the latest run</p>")
+    pol = policy_points(latest, colors) if latest else []
+    if pol:
+        parts.append("<h2>Policies: footprint vs reuse</h2><p>latest run, median "
+                     "and min..max per configuration: the host's mean RSS against "
+                     "the hinted pages the guest allocated again (each a refault "
+                     "on the host). Lower left is better on both.</p>")
+        for p in pol:
+            parts.append(f'<figure><figcaption><b>{esc(p["phase"])}</b></figcaption>'
+                         f'<div class="policies" data-index="{len(data["policies"])}">'
+                         '</div></figure>')
+            data["policies"].append(p)
+        parts.append(policy_table(pol))
     if latest and latest.get("density"):
         d = latest["density"]
         parts.append("<h2>Density</h2><table><tr><th></th><th>guests</th>"

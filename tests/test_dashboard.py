@@ -149,6 +149,29 @@ def test_dashboard_hover_zoom_toggle_and_bounds(tmp_path):
     assert [round(v, 9) for v in bound] == [0.6, 1.6, 2.6, 3.6]
 
 
+def test_dashboard_policies_as_points_on_footprint_vs_reuse(tmp_path):
+    # Deliverable of the adaptive policy: each configuration of the latest
+    # run as a point (median reuse, median footprint), per phase.
+    hist, latest = synthetic()
+    latest = dict(latest, samples=dict(latest["samples"]))
+    want = {}
+    for phase in ("churn", "compile"):
+        xs, ys = {}, {}
+        for k, cfg in enumerate(["mainline", "d100", "adaptive"]):
+            xs[cfg] = [1.0 + k, 2.0 + k, 1.5 + k]
+            ys[cfg] = [300 - 20 * k, 310 - 20 * k, 305 - 20 * k]
+            want.setdefault(phase, []).append([cfg, 1.5 + k, 305 - 20 * k])
+        latest["samples"][f"{phase}.reuse_mib_s"] = xs
+        latest["samples"][f"{phase}.footprint_mib"] = ys
+    page = tmp_path / "index.html"
+    page.write_text(dashboard.render(hist, latest))
+    dom, cons, problems = browser.inspect(str(page))
+    assert not problems and not cons, (problems, cons)
+    got = rendered(dom)["policies"]
+    assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in want.items()}
+    assert '<table class="policies">' in dom
+
+
 def test_dashboard_needs_no_network(tmp_path):
     # uPlot is inlined: no external script, stylesheet or font.
     hist, latest = synthetic()
