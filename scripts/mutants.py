@@ -75,6 +75,14 @@ MUTANTS = {
         "page_reporting_reuse(reported, zone, order, 1UL << order,\n"
         "\t\t\t\t\t     PAGE_REPORTING_REUSE_MERGE);",
         "a merge with a reported block counts as pages handed out"),
+    "adaptive-never-backs-off": (
+        "mm/page_reporting.c", "\t\tcur *= 2;\n", "\t\tcur /= 2;\n",
+        "the adaptive delay shrinks under reuse instead of doubling"),
+    "adaptive-unbounded": (
+        "mm/page_reporting.c", "\treturn clamp(cur, lo, max_ms);\n",
+        "\treturn max(cur, lo);\n",
+        "the adaptive delay grows past page_reporting_delay_ms: memory can "
+        "stay unreported for good"),
 }
 
 KTAP_CASE = re.compile(r"^\s+(not ok|ok) \d+ (page_reporting_test_\w+)")
