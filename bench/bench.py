@@ -310,7 +310,7 @@ def run_density(hint, budget_mib, max_guests, outroot, touch_mib=800, settle_s=2
     import cgroup_budget
     k, initrd = kernel("default")
     cg = cgroup_budget.Cgroup(f"pagehint-bench-{os.getpid()}", budget_mib << 20)
-    procs, fit, why = [], 0, None
+    procs, fit, why, first = [], 0, None, None
     try:
         for g in range(max_guests):
             out = os.path.join(outroot, f"density-{'hint' if hint else 'nohint'}-{g}")
@@ -344,6 +344,10 @@ def run_density(hint, budget_mib, max_guests, outroot, touch_mib=800, settle_s=2
                 why = f"budget exceeded while guest {g + 1} ran"
                 break
             fit = g + 1
+            if fit == 1:
+                # One settled guest's cost to the host (QEMU included):
+                # the budget over it bounds the count.
+                first = cg.usage() >> 20
             log(f"  density {'hint' if hint else 'no hint'}: {fit} guest(s), "
                 f"cgroup {cg.usage() >> 20} MiB of {budget_mib}")
         stats = cg.stats()
@@ -361,10 +365,10 @@ def run_density(hint, budget_mib, max_guests, outroot, touch_mib=800, settle_s=2
                 p.wait()
         cg.remove()
     return {"guests": fit, "stopped": why or f"max {max_guests} guests reached",
-            **stats}
+            "first_settled_mib": first, **stats}
 
 
-def density_sample(doc, add, label, hint, a, outroot, i):
+def density_sample(doc, add, bound, label, hint, a, outroot, i):
     """One density run into doc["density"][label] (the latest run, and
     every run's count); a count capped by --max-guests is flagged: the
     budget did not decide it."""
@@ -381,6 +385,9 @@ def density_sample(doc, add, label, hint, a, outroot, i):
                            .get("guests_samples", []) + [d["guests"]])
     doc["density"][label] = d
     add("density.guests", label, d["guests"])
+    if d.get("first_settled_mib"):
+        bound("density.guests", f"budget / one settled guest ({label})",
+              a.budget_mib / d["first_settled_mib"])
     log(f"  density {label} #{i}: {d['guests']} guests ({d['stopped']})")
     if d["capped"]:
         log(f"bench: density {label}: all {a.max_guests} guests fit in "
@@ -464,7 +471,7 @@ def main():
                 label = "hint" if hint else "no-hint"
                 progress.step(f"density, {label}, sample {i + 1} of "
                               f"{a.density_samples}")
-                density_sample(doc, add, label, hint, a, outroot, i)
+                density_sample(doc, add, bound, label, hint, a, outroot, i)
         doc["density"]["budget_mib"] = a.budget_mib
         doc["density"]["max_guests"] = a.max_guests
 
