@@ -419,7 +419,9 @@ def main():
     ap.add_argument("--no-history", action="store_true")
     a = ap.parse_args()
     prof = PROFILES[a.profile]
-    n = a.samples or prof["samples"]
+    n = prof["samples"] if a.samples is None else a.samples
+    if n < 1 or a.density_samples < 0:
+        ap.error("-n needs at least 1 sample, --density-samples at least 0")
     names = (a.configs or ",".join(prof["configs"])).split(",")
     for c in names:
         if c not in CONFIGS:

@@ -323,6 +323,10 @@ def test_bench_missing_kernel_is_a_clear_error(tmp_path):
     p = subprocess.run([PY, os.path.join(TOP, "bench", "bench.py"), "--configs", "nope"],
                        capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 2 and "unknown config 'nope'" in p.stderr
+    # -n 0 is refused, not taken as "the profile's default"
+    p = subprocess.run([PY, os.path.join(TOP, "bench", "bench.py"), "-n", "0"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 2 and "at least 1 sample" in p.stderr
 
 
 def test_density_budget_counts_an_oom_kill():
