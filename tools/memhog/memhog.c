@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -405,6 +406,7 @@ static int compile_like(unsigned long seconds, unsigned long mib,
 {
 	struct compile c = { .seed = seed, .max_mib = mib };
 	uint64_t deadline = now_ns() + seconds * 1000000000ULL;
+	struct rusage ru;
 	unsigned long running = 0;
 	int status;
 
@@ -432,8 +434,15 @@ static int compile_like(unsigned long seconds, unsigned long mib,
 			c.failed++;
 	}
 	mark("freed", 1, mib);
-	printf("{\"compile_procs\":%lu,\"compile_bytes\":%lu,\"compile_failed\":%lu}\n",
-	       c.procs, c.bytes, c.failed);
+	/*
+	 * The kernel's peak RSS of the largest job: jobs are forked from this
+	 * small process, so no bigger parent's high-water mark rides along.
+	 */
+	if (getrusage(RUSAGE_CHILDREN, &ru))
+		ru.ru_maxrss = -1;
+	printf("{\"compile_procs\":%lu,\"compile_bytes\":%lu,\"compile_failed\":%lu,"
+	       "\"compile_max_rss_kib\":%ld}\n",
+	       c.procs, c.bytes, c.failed, ru.ru_maxrss);
 	return c.failed ? 1 : 0;
 }
 
