@@ -130,13 +130,13 @@ def used_mean_mib(out, phase, t0, t1):
     return statistics.fmean(v) / 1024 if v else None
 
 
-def footprint(rss, m, out, ph_lines, phase, t0_ph, tail):
+def footprint(rss, m, out, ph_lines, phase, tail):
     """Mean host RSS over a phase and its tail, the guest's own used
     memory over the same window (its ideal), and the excess, MiB."""
     w0, w1 = m[f"{phase}-start"], m[f"{phase}-end"] + tail
     win = [k for s, k in rss if w0 <= s <= w1]
     host = statistics.fmean(win) / 1024 if win else None
-    used = used_mean_mib(out, phase, phase_ns(ph_lines, t0_ph),
+    used = used_mean_mib(out, phase, phase_ns(ph_lines, phase),
                          phase_ns(ph_lines, "freed") + tail)
     return host, used, (host - used if host is not None and used is not None else None)
 
@@ -178,25 +178,22 @@ def parse_hint_run(r, freed_mib=MIB):
     if "churn-start" in m:
         ph = jsonl(read(out, "memhog-churn.json"))
         tail = float(r["env"].get("CHURN_TAIL", 10))
-        w0, w1 = m["churn-start"], m["churn-end"] + tail
-        win = [k for s, k in rss if w0 <= s <= w1]
         t0, t1 = phase_ns(ph, "churn"), phase_ns(ph, "freed")
         hinted, _ = window_bytes(hs, t0, t1 + tail)
-        v0, v1 = (vmstat(read(out, f"vmstat.churn.{i}")) for i in (0, 1))
-        rep = v1.get("page_hinting_reported", 0) - v0.get("page_hinting_reported", 0)
-        reu = v1.get("page_hinting_reused", 0) - v0.get("page_hinting_reused", 0)
+        rep = window_vmstat(out, "churn", "page_hinting_reported")
+        reu = window_vmstat(out, "churn", "page_hinting_reused")
         stats = [x for x in ph if "churn_allocs" in x][0]
-        _, used, excess = footprint(rss, m, out, ph, "churn", "churn", tail)
+        host, used, excess = footprint(rss, m, out, ph, "churn", tail)
         res.update({
-            "churn.footprint_mib": statistics.fmean(win) / 1024 if win else None,
+            "churn.footprint_mib": host,
             "churn.guest_used_mib": used,
             "churn.excess_mib": excess,
             "churn.hinted_mib": hinted / MiB,
             # Hinted pages allocated again (each one a refault on the
             # host), per second of churn and tail.
             "churn.reuse_mib_s": (reu * 4096 / MiB / (t1 - t0 + tail)
-                                  if "page_hinting_reused" in v1 else None),
-            "churn.hinted_reused_pct": 100 * reu / rep if "page_hinting_reused" in v1 and rep else None,
+                                  if reu is not None else None),
+            "churn.hinted_reused_pct": 100 * reu / rep if reu is not None and rep else None,
             "churn.allocs_per_s": stats["churn_allocs"] / (t1 - t0),
         })
     if "frag-freed.1" in m:
@@ -212,7 +209,7 @@ def parse_hint_run(r, freed_mib=MIB):
     if "compile-start" in m:
         ph = jsonl(read(out, "memhog-compile.json"))
         tail = float(r["env"].get("COMPILE_TAIL", 10))
-        host, used, excess = footprint(rss, m, out, ph, "compile", "compile", tail)
+        host, used, excess = footprint(rss, m, out, ph, "compile", tail)
         t0, t1 = phase_ns(ph, "compile"), phase_ns(ph, "freed")
         hinted, _ = window_bytes(hs, t0, t1 + tail)
         reu = window_vmstat(out, "compile", "page_hinting_reused")

@@ -287,6 +287,32 @@ def test_parse_compile_run(tmp_path):
     assert abs(res["compile.reuse_mib_s"] - 4 / 70) < 1e-12
 
 
+def test_parse_churn_run(tmp_path):
+    # As the compile phase: host RSS 300 MiB in the window (host 20..40:
+    # 10 s churn, 10 s tail), guest used 100 MiB in its own (100..120),
+    # 2048 pages reported and 512 reused between the vmstat files.
+    rss = [(t, (300 if 20 <= t <= 40 else 900) * 1024) for t in range(0, 60)]
+    markers = {"churn-start": 20.0, "churn-end": 30.0}
+    mh = [{"phase": "churn", "t_ns": int(100e9)}, {"phase": "freed", "t_ns": int(110e9)},
+          {"churn_allocs": 500, "churn_bytes": 1}]
+    run = write_run(tmp_path, rss, markers, [], [])
+    out = tmp_path / "out"
+    (out / "memhog-churn.json").write_text("".join(json.dumps(x) + "\n" for x in mh))
+    (out / "memused.churn").write_text("".join(
+        f"{t / 10:.2f} {(100 if 100 <= t / 10 <= 120 else 700) * 1024} 2000\n"
+        for t in range(900, 1300, 2)))
+    (out / "vmstat.churn.0").write_text("page_hinting_reported 0\npage_hinting_reused 0\n")
+    (out / "vmstat.churn.1").write_text("page_hinting_reported 2048\npage_hinting_reused 512\n")
+    run["env"] = {"CHURN_TAIL": "10"}
+    res, _, _ = bench.parse_hint_run(run)
+    assert res["churn.footprint_mib"] == 300
+    assert res["churn.guest_used_mib"] == 100
+    assert res["churn.excess_mib"] == 200
+    assert res["churn.hinted_reused_pct"] == 25
+    assert abs(res["churn.reuse_mib_s"] - 2 / 20) < 1e-12
+    assert res["churn.allocs_per_s"] == 50
+
+
 def test_madvise_floor_is_a_real_measurement():
     # Discarding 64 MiB takes a positive time, and more bytes take
     # longer than none at all (1 MiB).
