@@ -36,9 +36,11 @@ host tracer's work).
 """
 import json
 import os
+import select
 import statistics
 import subprocess
 import sys
+import time
 
 from benchlib import (BUILD, arg_parser, fmt, kernel, meta, pagehint_vm,
                       pick_configs, stats)
@@ -64,15 +66,23 @@ class HostTracer:
     def __init__(self):
         self.proc = None
 
-    def __call__(self, pid):
+    def __call__(self, pid, timeout=60):
+        # Read the raw pipe under a deadline: a tracer that hangs without
+        # a word must fail the sample, not stall the bench.
         self.proc = subprocess.Popen([HINTSTAT, "host", "-p", str(pid), "-j", "1"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
-        seen = [self.proc.stderr.readline()]
-        while seen[-1] and "Tracing" not in seen[-1]:
-            seen.append(self.proc.stderr.readline())
-        if not seen[-1]:
-            raise SystemExit("pagefault: hintstat host did not attach: " + "".join(seen))
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        fd, seen = self.proc.stderr.fileno(), b""
+        deadline = time.monotonic() + timeout
+        while b"Tracing" not in seen:
+            left = deadline - time.monotonic()
+            ready = left > 0 and select.select([fd], [], [], left)[0]
+            chunk = os.read(fd, 4096) if ready else b""
+            if not chunk:
+                self.proc.kill()
+                self.proc.wait()
+                raise SystemExit(f"pagefault: hintstat host did not attach within "
+                                 f"{timeout} s: " + seen.decode(errors="replace"))
+            seen += chunk
 
     def close(self):
         if self.proc:

@@ -7,6 +7,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -16,6 +17,7 @@ sys.path.insert(0, os.path.join(TOP, "bench"))
 import benchlib  # noqa: E402
 import bench  # noqa: E402
 import compare  # noqa: E402
+import pagefault  # noqa: E402
 
 PY = "/usr/bin/python3"
 
@@ -440,3 +442,26 @@ def test_progress_redraws_one_line_on_a_terminal():
         "\r\x1b[K  density no-hint: 6 guests\n"
         "\r\x1b[Kbench: step 1/2: density, no-hint, time left not known yet"
         "\r\x1b[Kbench: step 2/2: density, hint, about 0s left\n")
+
+
+@pytest.mark.timeout(60)
+def test_host_tracer_waits_for_tracing_with_a_deadline(tmp_path, monkeypatch):
+    """pagefault.py's HostTracer returns once the tracer says "Tracing",
+    and a tracer that hangs without a word fails the sample within the
+    deadline instead of stalling the bench."""
+    ok, mute = tmp_path / "ok", tmp_path / "mute"
+    ok.write_text("#!/bin/sh\necho loading >&2\necho 'Tracing 1 VMM' >&2\nexec sleep 30\n")
+    mute.write_text("#!/bin/sh\nexec sleep 30\n")
+    for f in (ok, mute):
+        f.chmod(0o755)
+    monkeypatch.setattr(pagefault, "HINTSTAT", str(ok))
+    t = pagefault.HostTracer()
+    t(1, timeout=20)
+    assert t.proc.poll() is None
+    t.proc.kill()
+    t.proc.wait()
+    monkeypatch.setattr(pagefault, "HINTSTAT", str(mute))
+    t0 = time.monotonic()
+    with pytest.raises(SystemExit, match="did not attach within 1 s"):
+        pagefault.HostTracer()(1, timeout=1)
+    assert time.monotonic() - t0 < 10
