@@ -26,7 +26,10 @@ hintstat --interval=-1 > $OUT/badarg.out 2> $OUT/badarg.err
 echo $? > $OUT/badarg.rc
 
 # hintstat reports every interval since it attached; the window starts
-# once both are attached and reporting is idle, with an empty trace.
+# once all are attached, with an empty trace. No pass may be pending
+# when the first one attaches: it would count a pass the trace misses
+# (wait_idle returns while a request made after the last pass waits).
+wait_settled 2 60 || exit 1
 hintstat -j -e -S --prom $OUT/hintstat.prom "$INTERVAL" \
 	> $OUT/hintstat.json 2> $OUT/hintstat.err &
 HS_JSON=$!

@@ -65,6 +65,31 @@ wait_idle() {
 	return 1
 }
 
+# Wait until no pass is pending: the trace's last request or pass event
+# is a pass that did not requeue (a request after the last pass still
+# waits out the delay), and no page_hinting event came for $1 s. Gives up
+# after $2 s.
+wait_settled() {
+	need=$(($1 * 2)) left=$(($2 * 2)) quiet=0 last=-1
+	while [ "$left" -gt 0 ]; do
+		n=$(grep -c ' page_hinting_' $T/trace)
+		if [ "$n" = "$last" ]; then
+			quiet=$((quiet + 1))
+		else
+			quiet=0 last=$n
+		fi
+		if [ "$quiet" -ge "$need" ] &&
+		   ! grep ' page_hinting_\(request\|pass\):' $T/trace | tail -n 1 |
+		   grep -q 'page_hinting_request:\|requeued=1'; then
+			return 0
+		fi
+		sleep 0.5
+		left=$((left - 1))
+	done
+	echo "free page reporting not settled after $2 s"
+	return 1
+}
+
 # Make the counts read next final for the rest of the boot (the host
 # compares them with what it saw over the VM's whole life): the longest
 # delay (60 s; the VM powers off long before), which also re-arms a pass
