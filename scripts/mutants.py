@@ -83,6 +83,11 @@ MUTANTS = {
         "\treturn max(cur, lo);\n",
         "the adaptive delay grows past page_reporting_delay_ms: memory can "
         "stay unreported for good"),
+    "adaptive-ignores-bulk-free": (
+        "mm/page_reporting.c",
+        "\tif (free - page_reporting_adapt.low >= page_reporting_bulk_pages())\n",
+        "\tif (free - page_reporting_adapt.low > free)\n",
+        "a bulk free waits out the backed-off delay"),
 }
 
 KTAP_CASE = re.compile(r"^\s+(not ok|ok) \d+ (page_reporting_test_\w+)")
