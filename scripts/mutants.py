@@ -76,7 +76,7 @@ MUTANTS = {
         "\t\t\t\t\t     PAGE_REPORTING_REUSE_MERGE);",
         "a merge with a reported block counts as pages handed out"),
     "adaptive-never-backs-off": (
-        "mm/page_reporting.c", "\t\tcur *= 2;\n", "\t\tcur /= 2;\n",
+        "mm/page_reporting.c", "\t\tcur = max_ms;\n", "\t\tcur /= 2;\n",
         "the adaptive delay shrinks under reuse instead of doubling"),
     "adaptive-unbounded": (
         "mm/page_reporting.c", "\treturn clamp(cur, lo, max_ms);\n",
