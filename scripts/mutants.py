@@ -77,7 +77,7 @@ MUTANTS = {
         "a merge with a reported block counts as pages handed out"),
     "adaptive-never-backs-off": (
         "mm/page_reporting.c", "\t\tcur = max_ms;\n", "\t\tcur /= 2;\n",
-        "the adaptive delay shrinks under reuse instead of doubling"),
+        "the adaptive delay shrinks under reuse instead of backing off"),
     "adaptive-unbounded": (
         "mm/page_reporting.c", "\treturn clamp(cur, lo, max_ms);\n",
         "\treturn max(cur, lo);\n",
