@@ -263,6 +263,21 @@ def test_parse_oneshot_run(tmp_path):
     assert h["fill_lock_ns"][0]["count"] == 99 * 7
 
 
+def parse_phase_run(tmp_path, phase, rss, markers, memhog_lines, used, vm0, vm1):
+    """parse_hint_run on a synthetic run of one phase (churn, compile):
+    its memhog lines, the guest's used-memory samples, the vmstat files
+    around it, and a 10 s tail."""
+    run = write_run(tmp_path, rss, markers, [], [])
+    out = tmp_path / "out"
+    (out / f"memhog-{phase}.json").write_text(
+        "".join(json.dumps(x) + "\n" for x in memhog_lines))
+    (out / f"memused.{phase}").write_text(used)
+    (out / f"vmstat.{phase}.0").write_text(vm0)
+    (out / f"vmstat.{phase}.1").write_text(vm1)
+    run["env"] = {f"{phase.upper()}_TAIL": "10"}
+    return bench.parse_hint_run(run)[0]
+
+
 def test_parse_compile_run(tmp_path):
     # Host RSS 500 MiB over the compile window (host clock 20..90: 60 s of
     # load, 10 s tail), 900 before and after (outside the window); the
@@ -272,16 +287,10 @@ def test_parse_compile_run(tmp_path):
     markers = {"compile-start": 20.0, "compile-end": 80.0}
     mh = [{"phase": "compile", "t_ns": int(200e9)}, {"phase": "freed", "t_ns": int(260e9)},
           {"compile_procs": 42, "compile_bytes": 1, "compile_failed": 0}]
-    run = write_run(tmp_path, rss, markers, [], [])
-    out = tmp_path / "out"
-    (out / "memhog-compile.json").write_text("".join(json.dumps(x) + "\n" for x in mh))
-    (out / "memused.compile").write_text("".join(
-        f"{t / 10:.2f} {(300 if 200 <= t / 10 <= 270 else 800) * 1024}\n"
-        for t in range(1900, 2900, 2)))
-    (out / "vmstat.compile.0").write_text("page_hinting_reused 100\n")
-    (out / "vmstat.compile.1").write_text("page_hinting_reused 1124\n")
-    run["env"] = {"COMPILE_TAIL": "10"}
-    res, _, _ = bench.parse_hint_run(run)
+    used = "".join(f"{t / 10:.2f} {(300 if 200 <= t / 10 <= 270 else 800) * 1024}\n"
+                   for t in range(1900, 2900, 2))
+    res = parse_phase_run(tmp_path, "compile", rss, markers, mh, used,
+                          "page_hinting_reused 100\n", "page_hinting_reused 1124\n")
     assert res["compile.footprint_mib"] == 500
     assert res["compile.guest_used_mib"] == 300
     assert res["compile.excess_mib"] == 200
@@ -297,16 +306,11 @@ def test_parse_churn_run(tmp_path):
     markers = {"churn-start": 20.0, "churn-end": 30.0}
     mh = [{"phase": "churn", "t_ns": int(100e9)}, {"phase": "freed", "t_ns": int(110e9)},
           {"churn_allocs": 500, "churn_bytes": 1}]
-    run = write_run(tmp_path, rss, markers, [], [])
-    out = tmp_path / "out"
-    (out / "memhog-churn.json").write_text("".join(json.dumps(x) + "\n" for x in mh))
-    (out / "memused.churn").write_text("".join(
-        f"{t / 10:.2f} {(100 if 100 <= t / 10 <= 120 else 700) * 1024} 2000\n"
-        for t in range(900, 1300, 2)))
-    (out / "vmstat.churn.0").write_text("page_hinting_reported 0\npage_hinting_reused 0\n")
-    (out / "vmstat.churn.1").write_text("page_hinting_reported 2048\npage_hinting_reused 512\n")
-    run["env"] = {"CHURN_TAIL": "10"}
-    res, _, _ = bench.parse_hint_run(run)
+    used = "".join(f"{t / 10:.2f} {(100 if 100 <= t / 10 <= 120 else 700) * 1024} 2000\n"
+                   for t in range(900, 1300, 2))
+    res = parse_phase_run(tmp_path, "churn", rss, markers, mh, used,
+                          "page_hinting_reported 0\npage_hinting_reused 0\n",
+                          "page_hinting_reported 2048\npage_hinting_reused 512\n")
     assert res["churn.footprint_mib"] == 300
     assert res["churn.guest_used_mib"] == 100
     assert res["churn.excess_mib"] == 200
