@@ -160,6 +160,61 @@ def totals(run, name):
     return lines, lines[-1]["total"]
 
 
+def minus(total, base):
+    """A -j total minus an earlier one: counters and zone rows (by zone
+    and order); null stays null."""
+    def num(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+    out = {k: v - base[k] if num(v) and num(base.get(k)) else v
+           for k, v in total.items() if k != "zones"}
+    before = {(z["zone"], z["order"]): z for z in base["zones"]}
+    out["zones"] = []
+    for z in total["zones"]:
+        b = before.get((z["zone"], z["order"]), {})
+        d = {k: v - b.get(k, 0) if num(v) and k not in ("zone_idx", "order")
+             else v for k, v in z.items()}
+        if d["bytes"] or d["batches"] or d["failed_bytes"]:
+            out["zones"].append(d)
+    return out
+
+
+def fentry_window(run):
+    """The fentry run over the window: (its interval lines, its totals,
+    its events) after the interval lines window-start counts. It attached
+    before the window, and a pass can come in between (the watcher's exit
+    freed memory); the scenario waits for reporting to idle, then starts
+    the window."""
+    n = int(run.file("window-start"))
+    lines, events, seen, base = [], [], 0, None
+    for o in json_lines(run, "hintstat.json"):
+        if "interval_s" in o:
+            seen += 1
+            if seen == n:
+                base = o["total"]
+            elif seen > n:
+                lines.append(o)
+        elif seen >= n:
+            events.append(o)
+    assert base is not None and len(lines) >= 2, (n, seen)
+    print(f"before the window: {base['passes']} passes, {base['bytes']} bytes")
+    return lines, minus(lines[-1]["total"], base), events
+
+
+def test_window_totals_subtract():
+    base = {"passes": 1, "bytes": 4, "fills": None, "zones": [
+        {"zone": "DMA32", "zone_idx": 1, "order": 9, "bytes": 4,
+         "failed_bytes": 0, "entries": 2, "batches": 1}]}
+    total = {"passes": 3, "bytes": 12, "fills": None, "zones": [
+        {"zone": "DMA32", "zone_idx": 1, "order": 9, "bytes": 4,
+         "failed_bytes": 0, "entries": 2, "batches": 1},
+        {"zone": "DMA32", "zone_idx": 1, "order": 10, "bytes": 8,
+         "failed_bytes": 0, "entries": 2, "batches": 1}]}
+    d = minus(total, base)
+    assert d["passes"] == 2 and d["bytes"] == 8 and d["fills"] is None
+    assert [(z["order"], z["bytes"], z["entries"]) for z in d["zones"]] == \
+        [(10, 8, 2)]
+
+
 def test_modes_are_said(stock_run):
     run, _, _ = stock_run
     assert run.file("mode").strip() == "mode: fallback (fentry)"
@@ -173,7 +228,7 @@ def test_modes_are_said(stock_run):
                    independent=True, why="the guest's device calls vs the host's syscalls")
 def test_fallback_bytes_equal_host_discards(stock_run):
     run, watch, host = stock_run
-    _, t = totals(run, "hintstat.json")
+    _, t, _ = fentry_window(run)
     lo, hi = watch.ram
     start = watch.t0 + run.marker_host("window-start")
     end = watch.t0 + run.marker_host("window-end")
@@ -208,9 +263,8 @@ def test_fallback_zone_and_order_equal_the_host_discards(stock_run):
     batch; cut the host's calls by hintstat's entry counts (-e) and each
     batch's bytes and first call's size must be the react's, exactly."""
     run, watch, host = stock_run
-    _, t = totals(run, "hintstat.json")
-    reacts = [o for o in json_lines(run, "hintstat.json")
-              if o.get("event") == "react"]
+    _, t, events = fentry_window(run)
+    reacts = [o for o in events if o.get("event") == "react"]
     lo, hi = watch.ram
     start = watch.t0 + run.marker_host("window-start")
     end = watch.t0 + run.marker_host("window-end")
@@ -256,7 +310,7 @@ def in_fentry_window(run, rec, tmp_path):
     come in between, so compare over the window both saw, cut out of
     the record by the events' own times (guest CLOCK_MONOTONIC, as the
     fentry run's ts)."""
-    lines, _ = totals(run, "hintstat.json")
+    lines, _, _ = fentry_window(run)
     lo = lines[0]["ts"] - lines[0]["interval_s"]
     hi = lines[-1]["ts"]
     window = tmp_path / ("window-" + rec)
@@ -273,7 +327,7 @@ def in_fentry_window(run, rec, tmp_path):
                    independent=False, why='kprobes and fentry hook the same functions; report runs aggregate.h')
 def test_kprobe_record_and_reports_agree(stock_run, tmp_path):
     run, _, _ = stock_run
-    _, fentry = totals(run, "hintstat.json")
+    _, fentry, _ = fentry_window(run)
     _, live = totals(run, "record.json")
     assert all(o["mode"] == "kprobe" for o in json_lines(run, "record.json"))
     seen = in_fentry_window(run, "hintstat.rec", tmp_path)
@@ -323,7 +377,7 @@ def test_workqueue_mode_passes_equal_the_fentry_passes(stock_run, tmp_path):
     assert "hintstat: mode: tracepoint-only (workqueue, kpageflags)" in \
         run.file("workqueue.err")
     lines, wq = totals(run, "workqueue.json")
-    _, fentry = totals(run, "hintstat.json")
+    _, fentry, _ = fentry_window(run)
     seen = in_fentry_window(run, "workqueue.rec", tmp_path)
     assert seen["passes"] == fentry["passes"] >= 1
     assert wq["passes"] >= fentry["passes"]
