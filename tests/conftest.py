@@ -90,9 +90,11 @@ def zoneinfo_reported(text, page=4096):
 
 def kpageflags_vs_zoneinfo(run):
     """(scan, counts): {(zone, order): bytes} from hintstat --mode
-    workqueue's /proc/kpageflags scan and from the series' zoneinfo,
-    for the first of lib.sh kpf_vs_zoneinfo's tries whose zoneinfo did
-    not change while hintstat ran."""
+    workqueue --exact-orders' /proc/kpageflags scan (every page of a
+    block read: three samples of it took a reported order-9 block next to
+    a mostly free buddy for order 10, once in CI) and from the series'
+    zoneinfo, for the first of lib.sh kpf_vs_zoneinfo's tries whose
+    zoneinfo did not change while hintstat ran."""
     for n in range(1, 9):
         if not run.has(f"zoneinfo-{n}-before"):
             break
@@ -105,6 +107,7 @@ def kpageflags_vs_zoneinfo(run):
         want = zoneinfo_reported(before)
         print(f"try {n}: kpageflags {scan}; zoneinfo {want}")
         assert o["reported_now"]["bytes"] == sum(scan.values())
+        assert o["reported_now"]["exact_orders"] is True
         return scan, want
     pytest.fail("the reported counts changed during every scan", pytrace=False)
 

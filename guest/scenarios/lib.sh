@@ -112,7 +112,8 @@ freeze_reporting() {
 kpf_vs_zoneinfo() {
 	for n in 1 2 3 4 5 6 7 8; do
 		zi_reported > $OUT/zoneinfo-$n-before
-		hintstat --mode workqueue -j 0.2 1 > $OUT/kpf-$n.json \
+		hintstat --mode workqueue --exact-orders -j 0.2 1 \
+			> $OUT/kpf-$n.json \
 			2> $OUT/kpf-$n.err || { cat $OUT/kpf-$n.err; return 1; }
 		zi_reported > $OUT/zoneinfo-$n-after
 		cmp -s $OUT/zoneinfo-$n-before $OUT/zoneinfo-$n-after && return 0

@@ -27,13 +27,16 @@ struct hs_kpf_cfg {
 	unsigned int min_order;		/* page_reporting_order */
 	unsigned int max_order;		/* MAX_PAGE_ORDER */
 	unsigned int page_size;
+	bool exact;			/* read all of a block, not samples */
 };
 
 /* One scan: bytes reported now, by zone index and block order. */
 struct hs_kpf_scan {
 	unsigned long long bytes[HS_MAX_ZONES * HS_MAX_ORDERS];
 	unsigned long long total;	/* sum of bytes[] */
-	unsigned long long reads;	/* 8-byte reads of kpageflags */
+	unsigned long long reads;	/* kpageflags entries read (8 bytes) */
+	/* exact: bytes three samples would have added (blocks one up) */
+	unsigned long long sampled_excess;
 	unsigned long long ns;		/* what the scan cost, CLOCK_MONOTONIC */
 	unsigned long long blocks;
 };

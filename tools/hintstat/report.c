@@ -298,9 +298,9 @@ static void print_reported_now(FILE *f, const struct hs_snapshot *iv,
 		}
 	}
 	hs_fmt_ns(scan, sizeof(scan), n->scan_ns);
-	fprintf(f, "%-8s %5s %13.3f  change %+.1f MiB/s  (scan %s, %llu reads)\n",
+	fprintf(f, "%-8s %5s %13.3f  change %+.1f MiB/s  (scan %s, %llu reads, orders %s)\n",
 		"TOTAL", "", n->total / MIB, n->change / MIB / secs, scan,
-		n->reads);
+		n->reads, n->exact ? "read" : "sampled");
 }
 
 /* The rows of hinted bytes by zone and order; their count. */
@@ -663,8 +663,14 @@ static void json_reported_now(FILE *f, const struct hs_snapshot *s)
 		fprintf(f, "null");
 		return;
 	}
-	fprintf(f, "{\"bytes\":%llu,\"change_bytes\":%lld,\"scan_ns\":%llu,\"reads\":%llu,\"zones\":[",
-		n->total, n->change, n->scan_ns, n->reads);
+	fprintf(f, "{\"bytes\":%llu,\"change_bytes\":%lld,\"scan_ns\":%llu,\"reads\":%llu,\"exact_orders\":%s,\"sampled_excess_bytes\":",
+		n->total, n->change, n->scan_ns, n->reads,
+		n->exact ? "true" : "false");
+	if (n->exact)
+		fprintf(f, "%llu", n->sampled_excess);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"zones\":[");
 	for (z = 0; z < HS_MAX_ZONES; z++) {
 		for (o = 0; o < HS_MAX_ORDERS; o++) {
 			if (!n->bytes[z * HS_MAX_ORDERS + o])

@@ -24,6 +24,8 @@ struct hs_reported_now {
 	long long change;		/* interval: total - previous total */
 	unsigned long long scan_ns;	/* what the scan cost */
 	unsigned long long reads;	/* kpageflags entries it read */
+	bool exact;			/* orders from whole blocks */
+	unsigned long long sampled_excess; /* exact: what samples add */
 	bool valid;
 };
 

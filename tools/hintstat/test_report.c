@@ -493,6 +493,53 @@ static void test_kpageflags_scan(void)
 	unlink(path);
 }
 
+/*
+ * A reported order-9 block whose buddy is free but for one page between
+ * the samples: sampled, it passes for order 10; read whole, order 9.
+ */
+static void test_kpageflags_exact_orders(void)
+{
+	static unsigned long long f[2048];
+	struct hs_kpf_cfg cfg = {
+		.spans = { { 0, 2048, 0, 0 } }, .nspans = 1,
+		.min_order = 9, .max_order = 10, .page_size = 4096,
+	};
+	char path[] = "/tmp/hintstat-kpf.XXXXXX";
+	struct hs_kpf_scan sampled, exact;
+	int fd;
+
+	kpf_block(f, 0, 9, true);
+	kpf_block(f, 512, 9, false);
+	f[512 + 219] = F_USED;		/* as seen on a field host */
+	kpf_block(f, 1024, 10, true);	/* a true order-10 block */
+	fd = kpf_file(f, 2048, path);
+	if (fd < 0) {
+		CHECK(0, "kpageflags file: %s", strerror(errno));
+		return;
+	}
+	CHECK(!hs_kpf_scan(fd, &cfg, &sampled), "sampled scan succeeds");
+	cfg.exact = true;
+	CHECK(!hs_kpf_scan(fd, &cfg, &exact), "exact scan succeeds");
+	CHECK(sampled.bytes[10] == 8ULL << 20 && !sampled.bytes[9],
+	      "sampled: the pair passes for order 10 (%llu, %llu)",
+	      sampled.bytes[9], sampled.bytes[10]);
+	CHECK(exact.bytes[9] == 2ULL << 20 && exact.bytes[10] == 4ULL << 20,
+	      "exact: order 9 and order 10 (%llu, %llu)", exact.bytes[9],
+	      exact.bytes[10]);
+	CHECK(exact.sampled_excess == sampled.total - exact.total &&
+	      !sampled.sampled_excess,
+	      "exact: what the samples add, counted (%llu)",
+	      exact.sampled_excess);
+	CHECK(exact.blocks == 2 && sampled.blocks == 2,
+	      "the same heads either way (%llu, %llu)", exact.blocks,
+	      sampled.blocks);
+	CHECK(exact.reads >= 512 + 512 && exact.reads < 1100,
+	      "exact: every page of both upper halves (%llu reads)",
+	      exact.reads);
+	close(fd);
+	unlink(path);
+}
+
 /* path: a mkstemp() template the first time, then the file it named. */
 static int write_text(char *path, const char *text)
 {
@@ -696,6 +743,7 @@ int main(int argc, char **argv)
 	test_prom_file();
 	test_aggregator();
 	test_kpageflags_scan();
+	test_kpageflags_exact_orders();
 	test_kpageflags_setup();
 	printf("1..%d\n", tests);
 	printf("%d passed, %d failed\n", tests - failures, failures);
