@@ -26,10 +26,17 @@ hintstat --interval=-1 > $OUT/badarg.out 2> $OUT/badarg.err
 echo $? > $OUT/badarg.rc
 
 # hintstat reports every interval since it attached; the window starts
-# once all are attached, with an empty trace. No pass may be pending
-# when the first one attaches: it would count a pass the trace misses
-# (wait_idle returns while a request made after the last pass waits).
+# once all are attached, with an empty trace. No pass may run between
+# the first attach and the emptied trace: the first hintstat would count
+# a pass the trace misses. Waiting for reporting to settle first was not
+# enough (CI, twice): the hintstats' own start frees memory, and its pass
+# came 2 s later, before the last of five had attached under TCG. So the
+# delay is held at its longest while they start (which re-arms a pass
+# already queued), and set back once the trace is emptied: a pass
+# requested meanwhile then runs inside the window, seen by both.
 wait_settled 2 60 || exit 1
+DELAY=$(param delay_ms)
+freeze_reporting || exit 1
 hintstat -j -e -S --prom $OUT/hintstat.prom "$INTERVAL" \
 	> $OUT/hintstat.json 2> $OUT/hintstat.err &
 HS_JSON=$!
@@ -71,6 +78,7 @@ until all_attached; do
 done
 echo > $T/trace
 date +%s > $OUT/window-start
+param delay_ms "$DELAY" || { echo "delay_ms $DELAY refused"; exit 1; }
 
 memhog -m "$MIB" -H "$HOLD_MS" -M $OUT > $OUT/memhog.json || exit 1
 # The free requested a pass that runs after the reporting delay; passes
