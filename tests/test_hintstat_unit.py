@@ -415,7 +415,9 @@ def test_kernel_with_neither_tracepoints_nor_reporting(tmp_path):
                                   ["report", "f", "-e"], ["report", "f", "-d", "1"],
                                   ["report", "f", "--prom", ":9100"],
                                   ["-o", "x"], ["-Z"], ["--prom", ":0"],
-                                  ["--prom", ":70000"], ["--mode", "bogus"]])
+                                  ["--prom", ":70000"], ["--mode", "bogus"],
+                                  ["--mode", "fentry", "--exact-orders"],
+                                  ["report", "f", "--exact-orders"]])
 def test_subcommand_usage_errors_exit_2(args):
     p = hintstat(*args)
     assert p.returncode == 2, (args, p.stderr)
