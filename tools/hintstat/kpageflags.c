@@ -13,8 +13,8 @@
  * half with one page in use anywhere is a reported block of order k
  * next to a few free ones. By default the first, middle and last page
  * of the upper half are sampled: three reads, but on a 24 GiB host with
- * 13 GiB reported they added 1.3 % of the reported bytes (make
- * bench-kpf). With cfg->exact every page of the upper half is read,
+ * half its memory reported they added 0.3 to 1.3 % of the reported
+ * bytes, as the layout moved (make bench-kpf). With cfg->exact every page of the upper half is read,
  * 4 KiB of kpageflags per block of order 10, about 70 us each there.
  */
 #include <errno.h>
