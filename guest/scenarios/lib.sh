@@ -106,10 +106,20 @@ freeze_reporting() {
 
 # The workqueue mode's kpageflags scan against the series' exact counts
 # (zoneinfo "reported", blocks per order), read just before and after
-# it, into $OUT/kpf-N.json and zoneinfo-N-{before,after}. Starting
-# hintstat allocates and its exit frees, which can unflag a reported
-# block: a try whose two readings differ is taken again (8 tries).
+# it, into $OUT/kpf-N.json and zoneinfo-N-{before,after}. Reporting is
+# frozen first: with no pass, a reported count can only fall (a block
+# allocated, split or merged), so equal readings mean the reported
+# blocks did not change during the scan. A pass in the middle could
+# report new blocks behind the scan while hintstat's own start took as
+# many from ahead of it, the counts equal and the scan short (it did,
+# with 100 ms passes). Then 32 MiB freed unreported, for hintstat's own
+# allocations to take before any reported block; starting hintstat
+# allocates and its exit frees, which can still unflag a reported block:
+# a try whose two readings differ is taken again (8 tries). Reporting
+# stays frozen after (callers end there).
 kpf_vs_zoneinfo() {
+	freeze_reporting || return 1
+	memhog -m 32 > /dev/null || return 1
 	for n in 1 2 3 4 5 6 7 8; do
 		zi_reported > $OUT/zoneinfo-$n-before
 		hintstat --mode workqueue --exact-orders -j 0.2 1 \
