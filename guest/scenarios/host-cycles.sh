@@ -59,10 +59,11 @@ echo $? > $OUT/stream.rc
 cat /proc/vmstat > $OUT/vmstat.stream-stopped
 date +%s > $OUT/stream-stopped
 sleep "$GONE_S"
-# No pass may start between this count and the power-off: the host's
-# totals cover the VM's whole life, and must equal this.
-n1=$(npasses)
-wait_idle "$n1" 120 || exit 1
+# No pass may start between here and the power-off: the host's totals
+# cover the VM's whole life, and must equal the counts read next. The
+# pass the stream's exit asked for has run by now; wait until nothing
+# is pending (2 quiet s), not for a pass that may never come.
+wait_settled 2 120 || exit 1
 freeze_reporting || exit 1
 cat /proc/vmstat > $OUT/vmstat.idle
 cat $T/trace > $OUT/trace.txt
