@@ -224,6 +224,8 @@ CONFIGS = {
     "o5": ("default", {"ORDER": 5}),
     # patch 9's policy: 100 ms .. page_reporting_delay_ms (2000), by reuse
     "adaptive": ("default", {"ADAPTIVE": 1}),
+    # patch 10: the adaptive policy backs off by a reserve, delay 100 ms
+    "reserve": ("default", {"ADAPTIVE": 1, "ADAPTIVE_RESERVE": 1}),
 }
 # What a bench run measures: samples per config, configs, phases.
 PROFILES = {

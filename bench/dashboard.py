@@ -136,8 +136,8 @@ def ns(v):
     return f"{v}ns"
 
 
-CFG_ORDER = ["stock", "mainline", "d100", "cap8", "o5", "hwm32", "adaptive", "pristine",
-             "off", "on", "hintstat", "no-hint", "hint"]
+CFG_ORDER = ["stock", "mainline", "d100", "cap8", "o5", "hwm32", "adaptive", "reserve",
+             "pristine", "off", "on", "hintstat", "no-hint", "hint"]
 
 
 def cfg_key(c):

@@ -88,6 +88,20 @@ MUTANTS = {
         "\tif (free - page_reporting_adapt.low >= page_reporting_bulk_pages())\n",
         "\tif (free - page_reporting_adapt.low > free)\n",
         "a bulk free waits out the backed-off delay"),
+    "reserve-never-shrinks": (
+        "mm/page_reporting.c", "\telse if (decay)\n\t\tcur -= cur / 4;\n",
+        "\telse if (decay)\n\t\t;\n",
+        "the reserve only grows: free memory can stay unreported for good"),
+    "reserve-not-held": (
+        "mm/page_reporting.c",
+        "\tif (!pass->keep || pass->unreported >= pass->keep + (1UL << order))\n",
+        "\tif (true)\n",
+        "a pass reports through the reserve"),
+    "reserve-ignores-bulk-free": (
+        "mm/page_reporting.c",
+        "\tif (free - min(free, page_reporting_adapt.low) < page_reporting_bulk_pages())\n",
+        "\tif (free - min(free, page_reporting_adapt.low) < ULONG_MAX)\n",
+        "a job's end is held back by the reserve"),
 }
 
 KTAP_CASE = re.compile(r"^\s+(not ok|ok) \d+ (page_reporting_test_\w+)")

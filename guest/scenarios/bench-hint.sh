@@ -14,8 +14,9 @@
 #   PHASES       which phases, in order ("oneshot churn frag")
 #   MIB (600)  CHURN_S (10)  CHURN_MIB (400)  FRAG_MIB (240)  HOLD_MS (2000)
 #   FRAG_HOLD_MS (5000): between the fragmented free and the rest
-#   DELAY_MS CAPACITY ORDER ADAPTIVE   policy, the page_reporting_*
-#                module parameters, set when given (pagehint kernel)
+#   DELAY_MS CAPACITY ORDER ADAPTIVE ADAPTIVE_RESERVE   policy, the
+#                page_reporting_* module parameters, set when given
+#                (pagehint kernel)
 #   INTERVAL     hintstat's interval (0.5 s)
 #   QUIET        seconds without hinted bytes that mean reporting is idle (4)
 #   NOHINT       seconds after which a phase that hinted nothing is over (8)
@@ -23,7 +24,8 @@
 # Out: hintstat.json (-j -S), vmstat.<phase>.{0,1}, memhog-<phase>.json,
 # memused.<phase> (churn, compile: "uptime_s used_kib [delay_ms]" every
 # 0.2 s: the guest's own MemTotal - MemFree, and the adaptive policy's
-# current delay where the kernel has one), policy, uname, mode.
+# current delay and reserve in pages where the kernel has them), policy,
+# uname, mode.
 . /mnt/scenario-lib.sh
 PHASES=${PHASES:-oneshot churn frag}
 MIB=${MIB:-600} CHURN_S=${CHURN_S:-10} CHURN_MIB=${CHURN_MIB:-400}
@@ -34,14 +36,15 @@ COMPILE_TAIL=${COMPILE_TAIL:-10}
 
 uname -r > $OUT/uname
 mkdir -p /tmp
-for t in delay_ms:$DELAY_MS capacity:$CAPACITY order:$ORDER adaptive:$ADAPTIVE; do
+for t in delay_ms:$DELAY_MS capacity:$CAPACITY order:$ORDER adaptive:$ADAPTIVE \
+	 adaptive_reserve:$ADAPTIVE_RESERVE; do
 	f=${t%%:*} v=${t#*:}
 	[ -z "$v" ] && continue
 	[ -w $PR/page_reporting_$f ] || { echo "no page_reporting_$f parameter: not the pagehint kernel"; exit 1; }
 	param $f "$v" || { echo "cannot set $f=$v"; exit 1; }
 done
 if [ -e $PR/page_reporting_delay_ms ]; then
-	for f in delay_ms capacity order adaptive; do
+	for f in delay_ms capacity order adaptive adaptive_reserve; do
 		if [ -e $PR/page_reporting_$f ]; then echo "$f=$(param $f)"; fi
 	done > $OUT/policy
 fi
@@ -86,10 +89,12 @@ nlines() { ibytes | wc -l; }
 # with: what a perfect hinting would leave resident.
 memused() {	# $1 phase
 	ad=$PR/page_reporting_adaptive_delay_ms
+	ar=$PR/page_reporting_adaptive_reserve_pages
 	while :; do
-		awk -v t="$(cut -d' ' -f1 /proc/uptime)" -v d="$(cat $ad 2>/dev/null)" '
+		awk -v t="$(cut -d' ' -f1 /proc/uptime)" -v d="$(cat $ad 2>/dev/null)" \
+		    -v r="$(cat $ar 2>/dev/null)" '
 			/^MemTotal:/ { tot = $2 } /^MemFree:/ { free = $2 }
-			END { print t, tot - free, d }' /proc/meminfo
+			END { print t, tot - free, d, r }' /proc/meminfo
 		sleep 0.2
 	done > $OUT/memused.$1 &
 	MU=$!
