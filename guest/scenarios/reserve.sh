@@ -8,7 +8,8 @@
 #   CHURN_S (16)  CHURN_MIB (48)
 # Out: trace.txt (events, mono clock), memhog-churn.json, reserve
 # ("uptime_s reserve_pages memfree_kib" every 0.1 s from the churn to
-# the end), reserve-held (the reserve 1 s after the churn), vmstat.{0,1,2}
+# the end), reserve-held (the reserve 1 s after the churn) with
+# buddyinfo-held and zoneinfo-held read just after, vmstat.{0,1,2}
 # (before the churn, then, at the end); markers held (with the guest's
 # uptime) and settled (the host's RSS at each).
 . /mnt/scenario-lib.sh
@@ -34,6 +35,9 @@ memhog -c "$CHURN_S" -m "$CHURN_MIB" -t 2 -s 7 > $OUT/memhog-churn.json || exit 
 # reserve, held back from then on.
 sleep 1
 param adaptive_reserve_pages > $OUT/reserve-held
+# What is held: free blocks (buddyinfo) less reported ones (zoneinfo)
+cat /proc/buddyinfo > $OUT/buddyinfo-held
+zi_reported > $OUT/zoneinfo-held
 cat /proc/vmstat > $OUT/vmstat.1
 cut -d' ' -f1 /proc/uptime > $OUT/held
 # From at most a bulk free to 0 takes about 25 s.
