@@ -70,6 +70,13 @@ BOOT_ID = "/proc/sys/kernel/random/boot_id"
 PROBE_SECTOR = bytes.fromhex("baf400" "b02a" "ee" "f4" "ebfd")
 PROBE_EXIT = 85
 PROBE_S = 3.0
+# A KVM that runs the sector may still not run Linux: on one machine of
+# the development kind the sector exited in 0.1 s, then every guest
+# kernel spun with not a byte on its console, earlyprintk included. So
+# the kernel the runs boot is probed too, with no initrd, until its
+# banner reaches the console: about 1.6 s under TCG there (SeaBIOS, the
+# decompressor, start_kernel), well under that on a KVM that works.
+PROBE_KERNEL_S = 10.0
 # SeaBIOS on q35 (AHCI) does not boot a disk smaller than this.
 PROBE_DISK = 1 << 20
 
@@ -165,9 +172,50 @@ def probe_boot(qemu, accel, deadline_s=PROBE_S):
                               else "(silent: the vCPU never ran)"))
         if rc == PROBE_EXIT:
             return True, None
-        how = (f"killed by {signal.Signals(-rc).name}" if rc < 0
-               else f"exited {rc}")
-        return False, f"QEMU {how}: {_first_line(err) or 'no message'}"
+        return False, _exit_reason(rc, err)
+
+
+def _exit_reason(rc, err):
+    how = (f"killed by {signal.Signals(-rc).name}" if rc < 0
+           else f"exited {rc}")
+    return f"QEMU {how}: {_first_line(err) or 'no message'}"
+
+
+def _nonempty(path):
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
+
+
+def probe_kernel(qemu, accel, kernel, deadline_s=None):
+    """Boot kernel under accel, no initrd, until the first byte of its
+    console: (True, None), or (False, why) when QEMU exits first or
+    nothing comes within deadline_s (PROBE_KERNEL_S)."""
+    deadline_s = deadline_s or PROBE_KERNEL_S
+    with tempfile.TemporaryDirectory(prefix="pagehint-probe.") as d:
+        cons, err = os.path.join(d, "console"), os.path.join(d, "stderr")
+        cmd = [qemu, *machine_args(accel), "-m", "256", "-smp", "1",
+               "-kernel", kernel, "-append", "console=ttyS0 panic=-1",
+               "-nodefaults", "-no-reboot", "-display", "none",
+               "-serial", f"file:{cons}"]
+        with open(err, "wb") as e:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=e,
+                                    stderr=e, preexec_fn=_die_with_parent)
+        end = time.monotonic() + deadline_s
+        try:
+            while not _nonempty(cons):
+                rc = proc.poll()
+                if rc is not None:
+                    return False, _exit_reason(rc, err)
+                if time.monotonic() > end:
+                    return False, (f"the guest kernel printed nothing in "
+                                   f"{deadline_s:g} s (silent: the probe "
+                                   f"sector ran, the kernel did not)")
+                time.sleep(0.02)
+            return True, None
+        finally:
+            _kill_group(proc)
 
 
 def _kvm_cache_path():
@@ -176,12 +224,14 @@ def _kvm_cache_path():
             or os.path.join(d, "pagehint-kvm-probe.json"))
 
 
-def kvm_verdict(qemu):
+def kvm_verdict(qemu, kernel=None):
     """Whether KVM can run a guest here: {"usable", "reason", "probe_s",
     "cached"}. A /dev/kvm that does not open is checked every time (cheap,
-    and permissions change); the probe runs once per machine boot and
-    QEMU binary: its verdict is cached, keyed on the boot id and the
-    binary's path and mtime (a QEMU upgrade probes again)."""
+    and permissions change); the probe (the sector, then kernel when
+    given) runs once per machine boot and QEMU binary: its verdict is
+    cached, keyed on the boot id, the binary's path and mtime (a QEMU
+    upgrade probes again) and whether a kernel was probed, not which:
+    whether KVM runs Linux is the host's property."""
     try:
         os.close(os.open(KVM_DEV, os.O_RDWR))
     except OSError as e:
@@ -189,7 +239,8 @@ def kvm_verdict(qemu):
                 "probe_s": None, "cached": False}
     with open(BOOT_ID) as f:
         key = {"boot_id": f.read().strip(), "qemu": qemu,
-               "qemu_mtime": os.stat(qemu).st_mtime}
+               "qemu_mtime": os.stat(qemu).st_mtime,
+               "probe": "sector+kernel" if kernel else "sector"}
     path = _kvm_cache_path()
     try:
         with open(path) as f:
@@ -200,6 +251,8 @@ def kvm_verdict(qemu):
         pass
     t0 = time.monotonic()
     usable, why = probe_boot(qemu, "kvm")
+    if usable and kernel:
+        usable, why = probe_kernel(qemu, "kvm", kernel)
     verdict = {"usable": usable, "reason": why,
                "probe_s": round(time.monotonic() - t0, 3)}
     tmp = f"{path}.{os.getpid()}"
@@ -355,7 +408,7 @@ def run(kernel, initrd, scenario, out, accel=None, pin_tsc=True,
     _, qemu = check_inputs(kernel, initrd, scenario)
     r = probe = fallback = None
     if accel is None:
-        probe = None if _kvm_failed else kvm_verdict(qemu)
+        probe = None if _kvm_failed else kvm_verdict(qemu, kernel)
         fallback = _kvm_failed or (None if probe["usable"] else probe["reason"])
         if not fallback:
             try:
