@@ -16,6 +16,11 @@ the medians above the metric's minimum effect; direction aware
                        asks, a baseline of another profile/accel/CPU)
   bench/compare.py --make-baseline RESULTS [--baseline FILE] [--metrics a,b]
                    [--configs stock,mainline]
+                       add (or replace) the baseline of the run's kind
+
+The baseline file holds one baseline per kind of run (profile, accel,
+CPU model): machines of one kind do not all have the same CPU, and a
+run is judged only against its own kind's.
 """
 import argparse
 import json
@@ -147,6 +152,29 @@ def make_baseline(doc, metrics, configs=None):
             "cpu": doc.get("cpu"), "tracked": tracked}
 
 
+KIND = ("profile", "accel", "cpu")
+
+
+def load_baselines(path):
+    """The baselines in path: {"baselines": [...]}, or one baseline (the
+    file's first format)."""
+    with open(path) as f:
+        doc = json.load(f)
+    return doc["baselines"] if "baselines" in doc else [doc]
+
+
+def pick(doc, baselines):
+    """The baseline of doc's kind, else the one closest to it (the gate
+    then says what differs)."""
+    return max(baselines, key=lambda b: sum(b.get(k) == doc.get(k) for k in KIND))
+
+
+def add_baseline(baselines, new):
+    """baselines with new in place of the one of its kind."""
+    kind = tuple(new.get(k) for k in KIND)
+    return [b for b in baselines if tuple(b.get(k) for k in KIND) != kind] + [new]
+
+
 def gate(doc, baseline):
     """Why a CI run cannot be judged against the baseline, one line each
     (none: it can): a baseline from another profile, accel or CPU model;
@@ -154,7 +182,7 @@ def gate(doc, baseline):
     profile asks; a tracked series missing, short or holding a None (a
     t90 that never came). Missing data never passes as no regression."""
     why = []
-    for k in ("profile", "accel", "cpu"):
+    for k in KIND:
         if doc.get(k) != baseline.get(k):
             why.append(f"baseline {k} {baseline.get(k)!r} is not the run's "
                        f"{doc.get(k)!r}: not like for like (hint: make a "
@@ -217,16 +245,18 @@ def main():
         with open(a.make_baseline) as f:
             b = make_baseline(json.load(f), a.metrics.split(","),
                               a.configs.split(",") if a.configs else None)
+        old = load_baselines(a.baseline) if os.path.exists(a.baseline) else []
+        all_ = add_baseline(old, b)
         with open(a.baseline, "w") as f:
-            json.dump(b, f, indent=1, sort_keys=True)
+            json.dump({"baselines": all_}, f, indent=1, sort_keys=True)
         print(f"baseline: {a.baseline} ({sum(len(v) for v in b['tracked'].values())} "
-              f"tracked series from {b['commit']})")
+              f"tracked series from {b['commit']}, {b['cpu']}; "
+              f"{len(all_)} kind(s) in all)")
         return 0
     if a.check:
         with open(a.check) as f:
             doc = json.load(f)
-        with open(a.baseline) as f:
-            baseline = json.load(f)
+        baseline = pick(doc, load_baselines(a.baseline))
         why = gate(doc, baseline)
         for w in why:
             print(f"bench: cannot judge {a.check}: {w}")

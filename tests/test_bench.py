@@ -214,19 +214,48 @@ def test_make_bench_ci_fails_on_a_missing_sample(tmp_path):
     assert p.returncode != 0 and "missing (None)" in p.stdout
 
 
-def test_the_committed_baseline_is_usable():
-    with open(benchlib.BASELINE) as f:
-        bl = json.load(f)
-    assert bl["tracked"], "bench/baseline.json tracks nothing"
-    # Like for like with what bench-ci runs: the ci profile, one CPU kind.
-    assert bl["profile"] == "ci" and bl["accel"] in ("tcg", "kvm") and bl["cpu"]
-    for c in benchlib.PROFILES["ci"]["configs"]:
-        assert all(c in per for k, per in bl["tracked"].items()
-                   if k != "oneshot.t90_vs_stock"), c
-    for key, per in bl["tracked"].items():
-        assert key in benchlib.METRICS
-        for cfg, v in per.items():
-            assert len(v["samples"]) >= 3 and v["min_effect"] > 0, (key, cfg)
+def test_the_committed_baselines_are_usable():
+    bls = compare.load_baselines(benchlib.BASELINE)
+    kinds = [tuple(bl.get(k) for k in compare.KIND) for bl in bls]
+    assert len(set(kinds)) == len(kinds), kinds
+    for bl in bls:
+        assert bl["tracked"], "a baseline in bench/baseline.json tracks nothing"
+        # Like for like with what bench-ci runs: the ci profile, one CPU kind.
+        assert bl["profile"] == "ci" and bl["accel"] in ("tcg", "kvm") and bl["cpu"]
+        for c in benchlib.PROFILES["ci"]["configs"]:
+            assert all(c in per for k, per in bl["tracked"].items()
+                       if k != "oneshot.t90_vs_stock"), c
+        for key, per in bl["tracked"].items():
+            assert key in benchlib.METRICS
+            for cfg, v in per.items():
+                assert len(v["samples"]) >= 3 and v["min_effect"] > 0, (key, cfg)
+
+
+def test_each_run_is_judged_against_its_own_kind(tmp_path):
+    """Two CPU kinds in one file, made by --make-baseline: a run of each
+    passes against its own; a run of a third kind cannot be judged; the
+    same kind made again replaces its entry, not the other."""
+    blf = tmp_path / "baseline.json"
+    make = [PY, os.path.join(TOP, "bench", "compare.py"), "--baseline", str(blf),
+            "--metrics", "oneshot.t90_s,oneshot.t90_vs_stock", "--make-baseline"]
+    for cpu, t90 in (("AMD EPYC", 9.0), ("Intel Xeon", 20.0)):
+        f = tmp_path / f"{cpu}.json"
+        f.write_text(json.dumps(results([t90, t90 * 1.01, t90 * 0.99], [9.1, 9.3, 8.9],
+                                        [1.01, 0.95, 1.05], cpu=cpu)))
+        p = subprocess.run(make + [str(f)], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+    assert len(compare.load_baselines(blf)) == 2
+    for cpu, t90, rc in (("AMD EPYC", 9.0, 0), ("Intel Xeon", 20.0, 0),
+                         ("AMD EPYC", 20.0, 1), ("Intel Xeon", 30.0, 1)):
+        doc = results([t90, t90 * 1.02, t90 * 0.98], [9.1, 9.3, 8.9],
+                      [1.01, 0.95, 1.05], cpu=cpu)
+        p = check_doc(tmp_path, doc, blf)
+        assert p.returncode == rc, (cpu, t90, p.stdout)
+    p = check_doc(tmp_path, dict(good(), cpu="Arm Neoverse"), blf)
+    assert p.returncode == 1 and "is not the run's 'Arm Neoverse'" in p.stdout
+    p = subprocess.run(make + [str(tmp_path / "Intel Xeon.json")],
+                       capture_output=True, text=True, timeout=60)
+    assert [b["cpu"] for b in compare.load_baselines(blf)] == ["AMD EPYC", "Intel Xeon"]
 
 
 def write_run(tmp_path, rss, markers, hs_lines, memhog_lines):
