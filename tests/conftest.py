@@ -39,6 +39,19 @@ VM_TIMEOUT_S = 2400
 KERNEL_TIMEOUT_S = 1200
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The fuzz targets' counts (executions, crashes), which pytest would
+    hide with the rest of a passing test's output."""
+    lines = [v for key in ("passed", "failed")
+             for rep in terminalreporter.stats.get(key, [])
+             if getattr(rep, "when", None) == "call"
+             for k, v in getattr(rep, "user_properties", []) if k == "fuzz"]
+    if lines:
+        terminalreporter.section("fuzzing")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(config, items):
     # The fuzzers last: under ASan they take and free GiBs, which this
     # machine then reports to its own host for a while, and

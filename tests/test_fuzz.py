@@ -23,7 +23,7 @@ FUZZ_S = int(os.environ.get("FUZZ_S", "30"))
 
 @pytest.mark.timeout(FUZZ_S + 120)
 @pytest.mark.parametrize("target", TARGETS)
-def test_fuzz_target_finds_nothing(target, tmp_path):
+def test_fuzz_target_finds_nothing(target, tmp_path, record_property):
     binary = need(os.path.join(FUZZ_DIR, f"fuzz_{target}"), "make tools")
     seeds = os.path.join(CORPUS, target)
     assert len(os.listdir(seeds)) >= 3, f"seed corpus {seeds} too small"
@@ -42,9 +42,12 @@ def test_fuzz_target_finds_nothing(target, tmp_path):
     keep = os.path.join(BUILD, "fuzz-artifacts", target)
     if crashes:
         shutil.copytree(art, keep, dirs_exist_ok=True)
-    print(f"fuzz_{target}: {done.group(1) if done else '?'} executions in "
-          f"{done.group(2) if done else '?'} s, {len(crashes)} crashes, "
-          f"corpus {len(os.listdir(seeds))} seeds + {len(os.listdir(work))} new")
+    line = (f"fuzz_{target}: {done.group(1) if done else '?'} executions in "
+            f"{done.group(2) if done else '?'} s, {len(crashes)} crashes, "
+            f"corpus {len(os.listdir(seeds))} seeds + {len(os.listdir(work))} new")
+    # Shown at the end of the run, passed or not (conftest.py), and kept
+    # in the JUnit XML.
+    record_property("fuzz", line)
     assert p.returncode == 0 and not crashes, (
         f"fuzz_{target} failed (inputs kept in {keep}; add each to "
         f"{seeds} once fixed):\n" + p.stderr[-4000:])
