@@ -210,8 +210,8 @@ def probe_kernel(qemu, accel, kernel, deadline_s=None):
                     return False, _exit_reason(rc, err)
                 if time.monotonic() > end:
                     return False, (f"the guest kernel printed nothing in "
-                                   f"{deadline_s:g} s (silent: the probe "
-                                   f"sector ran, the kernel did not)")
+                                   f"{deadline_s:g} s under it, though the "
+                                   f"probe sector ran")
                 time.sleep(0.02)
             return True, None
         finally:
