@@ -166,7 +166,7 @@ def probe_boot(qemu, accel, deadline_s=PROBE_S):
             rc = proc.wait(deadline_s)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            ran = os.path.exists(bios) and os.path.getsize(bios) > 0
+            ran = _nonempty(bios)
             return False, (f"the probe guest did not finish in {deadline_s:g} s "
                            + ("(SeaBIOS started: far slower than TCG)" if ran
                               else "(silent: the vCPU never ran)"))
