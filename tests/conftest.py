@@ -202,6 +202,23 @@ def trim_record(src, dst, lo_ns, hi_ns):
     return kept
 
 
+REC_PASS = 5         # enum hint_event_type's pass: ns is its duration
+
+
+def record_passes(path):
+    """(ts, duration ns) of each pass event of a record, read from its
+    bytes, not through hintstat."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out = []
+    for off in range(REC_HEADER, len(data), REC_SIZE):
+        rec = data[off:off + REC_SIZE]
+        if int.from_bytes(rec[32:36], "little") == REC_PASS:
+            out.append((int.from_bytes(rec[:8], "little"),
+                        int.from_bytes(rec[16:24], "little")))
+    return out
+
+
 class VmRun:
     """A finished VM run: result.json plus the files the guest wrote."""
 

@@ -6,11 +6,12 @@ The truth is the stand-in VMMs' own discards (each madvise they make is
 known in advance): what the servers hold must equal them.
 """
 import json
+import math
 import os
 import subprocess
 import time
 
-from conftest import BUILD, TOP, need
+from conftest import BUILD, TOP, need, record_passes, trim_record
 from hostlib import (MIB, RAM_MIB, Lines, RamVmm, free_port, kill_all,
                      qemu_link, wait_for)
 from promlib import get, node_exporter, query, start_prometheus
@@ -140,20 +141,34 @@ def panel_queries():
             yield panel["title"], expr.replace("$__rate_interval", "10s")
 
 
+def guest_prom(textdir, rec):
+    """Write textdir/guest.prom from record rec as the textfile collector
+    wants it: whole, by a rename from a name it does not read."""
+    tmp = textdir / "guest.prom.tmp"
+    p = subprocess.run([need(HINTSTAT, "make tools"), "report", "--prom",
+                        str(tmp), str(rec)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    os.replace(tmp, textdir / "guest.prom")
+
+
 def test_every_dashboard_panel_has_data(tmp_path):
     """The Grafana dashboard's every query, run against a Prometheus
     scraping hintstat host (stand-ins discarding, touching again and
     cutting into huge pages) and a guest's figures (the synthetic
     tracepoint-mode record replayed into node_exporter's textfile
-    directory): each returns series; the host's rates are positive for
-    the VMM that discarded."""
+    directory, its first pass, then all of it): each returns series; the
+    host's rates are positive for the VMM that discarded; every quantile
+    is a number, and the guest's pass duration quantiles fall in the log2
+    bucket of the one pass that came within their window, its duration
+    read from the record's bytes."""
     prom_port, host_port, ne_port = free_port(), free_port(), free_port()
     textdir = tmp_path / "textfile"
     textdir.mkdir()
-    p = subprocess.run([need(HINTSTAT, "make tools"), "report", "--prom",
-                        str(textdir / "guest.prom"), SYNTHETIC],
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
+    (ts1, _), (_, ns2) = record_passes(SYNTHETIC)
+    first = tmp_path / "first-pass.hsrec"
+    assert trim_record(SYNTHETIC, first, 0, ts1) > 0
+    guest_prom(textdir, first)
     link = qemu_link(tmp_path)
     procs = []
     with RamVmm("thp", RAM_MIB, argv0=link,
@@ -164,10 +179,16 @@ def test_every_dashboard_panel_has_data(tmp_path):
             procs.append(start_prometheus(tmp_path, prom_port,
                                           {"hintstat-host": host_port,
                                            "node": ne_port}))
+            wait_for(lambda: passes(prom_port) == 1, 30,
+                     "the first pass in Prometheus", step=0.2)
             for i in range(8):          # a discard and a refault a second
                 vmm.do(f"dontneed {i * 4 * MIB + 8192} {MIB}",
                        f"touch {i * 4 * MIB + 8192}")
+                if i == 3:              # the second pass, 4 s before the end
+                    guest_prom(textdir, SYNTHETIC)
                 time.sleep(1)
+            wait_for(lambda: passes(prom_port) == 2, 30,
+                     "the second pass in Prometheus", step=0.2)
             results = {(title, expr): query(prom_port, expr)
                        for title, expr in panel_queries()}
         finally:
@@ -177,3 +198,16 @@ def test_every_dashboard_panel_has_data(tmp_path):
     for (title, expr), r in results.items():
         if "discarded" in expr or "refault" in expr:
             assert max(r.values()) > 0, (title, r)
+        if "histogram_quantile" in expr:
+            assert not any(math.isnan(v) for v in r.values()), (title, r)
+        if "pass_duration" in expr:
+            # a log2 bucket holding d spans at most (d/2, 2d]
+            d = ns2 / 1e9
+            assert all(d / 2 - 1e-9 <= v <= 2 * d for v in r.values()), \
+                (title, d, r)
+
+
+def passes(port):
+    """pagehint_passes_total as Prometheus last scraped it (None before)."""
+    got = query(port, 'pagehint_passes_total{job="node"}')
+    return max(got.values()) if got else None
