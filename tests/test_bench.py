@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(TOP, "bench"))
 import benchlib  # noqa: E402
 import bench  # noqa: E402
 import compare  # noqa: E402
+import goals  # noqa: E402
 import pagefault  # noqa: E402
 
 PY = "/usr/bin/python3"
@@ -265,6 +266,49 @@ def write_run(tmp_path, rss, markers, hs_lines, memhog_lines):
     (out / "memhog-oneshot.json").write_text(
         "".join(json.dumps(x) + "\n" for x in memhog_lines))
     return {"outdir": str(out), "markers": markers, "rss": rss, "env": {}}
+
+
+def goals_doc():
+    """A results file whose goals are known: reserve meets t90 and churn
+    reuse, misses churn footprint by 1 %, and has no compile sample;
+    hintstat costs 3 % of instructions, the rest nothing."""
+    s = {"oneshot.t90_s": {"d100": [0.30, 0.31, 0.29], "reserve": [0.30, 0.30, None]},
+         "churn.reuse_mib_s": {"mainline": [3.6, 4.0, 3.5], "reserve": [2.8, 2.7, 4.0]},
+         "churn.footprint_mib": {"d100": [200, 201, 199], "reserve": [202, 202, 190]},
+         "compile.footprint_mib": {"mainline": [400, 410, 420]},
+         "pagefault.icount_vs_base": {"off": [1.0, 1.0, 1.0], "on": [0.999] * 3,
+                                      "hintstat": [0.97, 0.971, 0.969]}}
+    return {"samples": s, "configs": {"mainline": {}, "d100": {}, "reserve": {}}}
+
+
+def test_goals_are_judged_on_one_runs_medians():
+    t = goals.goals_table(goals_doc()).splitlines()
+    row = {r.split(" | ")[0].lstrip("| "): r for r in t if r.startswith("| ")}
+    assert "**met**: 0.3 vs 0.3 (+0.0 %)" in row["one-shot t90 at most `d100`'s"]
+    assert "**met**: 2.8 vs 3.6 (-22.2 %)" in row["churn reuse at most mainline's"]
+    assert "not met: 202.0 vs 200.0 (+1.0 %)" in row["churn footprint at most `d100`'s"]
+    assert "not measured" in row["compile footprint 17 % below mainline's"]
+    assert "**met**: x1.0000" in row["the series, no device: cost <= 0.5 %"]
+    assert "not met: x0.9700" in row["+ hintstat attached: cost <= 2 %"]
+    assert "adaptive" not in t[0]            # not run: no column
+
+
+def test_goals_tables_from_a_results_file(tmp_path):
+    doc = goals_doc()
+    doc.update(commit="abc", profile="full", samples_per_config=3)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    p = subprocess.run([sys.executable, os.path.join(TOP, "bench", "goals.py"),
+                        str(path)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "| `oneshot.t90_s` | 0.3 [0.29..0.31] | 0.3 [0.3..0.3] |" in p.stdout
+    assert "| `compile.footprint_mib` |  |  | 410.0 [400.0..420.0] |" in p.stdout
+    assert "| metric | off | on | hintstat |" in p.stdout   # a table of its own
+    path.write_text("[1, 2]")
+    p = subprocess.run([sys.executable, os.path.join(TOP, "bench", "goals.py"),
+                        str(path)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "not a bench results file" in p.stderr
+    assert p.stderr.splitlines()[-1].startswith("hint: ")
 
 
 def test_parse_oneshot_run(tmp_path):
