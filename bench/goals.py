@@ -73,6 +73,15 @@ def metrics_table(doc):
     return "\n".join(x for x in out if x is not None)
 
 
+def bounds_table(doc):
+    """Markdown: each physical bound measured in the run."""
+    b = doc.get("bounds") or {}
+    out = ["| metric | bound | median [min..max] |", "|---|---|---|"]
+    out += [f"| `{k}` | {name} | {spread(v)} |"
+            for k in order(b) for name, v in sorted(b[k].items())]
+    return "\n".join(out)
+
+
 def judge_policy(doc, key, ref, factor, policy):
     """(verdict, text) of one policy goal on the medians of one run."""
     p, r = median(doc, key, policy), median(doc, key, ref)
@@ -135,7 +144,8 @@ def main():
         print(f"goals: {path}: not a bench results file (no samples)\n"
               "hint: give build/bench/results-*.json", file=sys.stderr)
         return 1
-    print(header(doc), metrics_table(doc), goals_table(doc), sep="\n\n")
+    print(header(doc), metrics_table(doc), bounds_table(doc), goals_table(doc),
+          sep="\n\n")
     return 0
 
 

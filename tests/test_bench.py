@@ -295,7 +295,8 @@ def test_goals_are_judged_on_one_runs_medians():
 
 def test_goals_tables_from_a_results_file(tmp_path):
     doc = goals_doc()
-    doc.update(commit="abc", profile="full", samples_per_config=3)
+    doc.update(commit="abc", profile="full", samples_per_config=3,
+               bounds={"oneshot.t90_s": {"host madvise": [0.002, 0.001, 0.003]}})
     path = tmp_path / "r.json"
     path.write_text(json.dumps(doc))
     p = subprocess.run([sys.executable, os.path.join(TOP, "bench", "goals.py"),
@@ -304,6 +305,7 @@ def test_goals_tables_from_a_results_file(tmp_path):
     assert "| `oneshot.t90_s` | 0.3 [0.29..0.31] | 0.3 [0.3..0.3] |" in p.stdout
     assert "| `compile.footprint_mib` |  |  | 410.0 [400.0..420.0] |" in p.stdout
     assert "| metric | off | on | hintstat |" in p.stdout   # a table of its own
+    assert "| `oneshot.t90_s` | host madvise | 0.002 [0.001..0.003] |" in p.stdout
     path.write_text("[1, 2]")
     p = subprocess.run([sys.executable, os.path.join(TOP, "bench", "goals.py"),
                         str(path)], capture_output=True, text=True, timeout=60)
