@@ -52,6 +52,14 @@ def fmt_v(v):
     return f"{v:.0f}" if a >= 1000 else f"{v:.1f}" if a >= 10 else f"{v:.3g}"
 
 
+def spread(vals):
+    """median [min..max] of the values that were measured, else '-'."""
+    v = [x for x in vals or [] if x is not None]
+    if not v:
+        return "-"
+    return f"{fmt_v(statistics.median(v))} [{fmt_v(min(v))}..{fmt_v(max(v))}]"
+
+
 def cell(vals):
     vals = [v for v in vals if v is not None]
     if not vals:
@@ -113,9 +121,7 @@ def table_one(doc):
         per = s[key]
         row = []
         for c in per:
-            v = [x for x in per[c] if x is not None]
-            row.append(f"{c}: " + (f"{fmt_v(statistics.median(v))} "
-                                   f"[{fmt_v(min(v))}..{fmt_v(max(v))}]" if v else "-"))
+            row.append(f"{c}: {spread(per[c])}")
         lines.append(f"  {key:<{w}} " + "   ".join(row))
     return "\n".join(lines)
 

@@ -11,7 +11,7 @@ import statistics
 import sys
 
 from benchlib import BUILD
-from compare import fmt_v, order
+from compare import fmt_v, order, spread
 
 # (goal, metric, the configuration it is held against, factor): a policy
 # meets it when its median is at most factor x the reference's median.
@@ -30,14 +30,6 @@ OVERHEAD_GOALS = [
     ("+ device, events off: cost <= 1 %", "on", 0.99),
     ("+ hintstat attached: cost <= 2 %", "hintstat", 0.98),
 ]
-
-
-def spread(vals):
-    """median [min..max] of the values that were measured, else '-'."""
-    v = [x for x in vals or [] if x is not None]
-    if not v:
-        return "-"
-    return f"{fmt_v(statistics.median(v))} [{fmt_v(min(v))}..{fmt_v(max(v))}]"
 
 
 def median(doc, key, cfg):
