@@ -43,9 +43,11 @@ def series(history, key):
             v = [x for x in vals if x is not None]
             if not v:
                 continue
-            # Against the previous run of the same profile (a CI run
-            # boots for less than a full one).
-            pk = (cfg, r.get("profile"))
+            # Against the previous run of the same kind (profile, accel,
+            # CPU model: compare.KIND, what the CI gate matches too): a
+            # CI run boots for less than a full one, and a run on another
+            # CPU differs by more than any change of the code.
+            pk = (cfg,) + tuple(r.get(k) for k in compare.KIND)
             flag = judge(prev[pk], v, key)["status"] if pk in prev else "n/a"
             out.setdefault(cfg, []).append(
                 (i, statistics.median(v), min(v), max(v), len(v), flag))
@@ -229,7 +231,7 @@ def render(history, latest):
             + "</table>")
     parts.append(f"<h2>Regression flags</h2><p>{len(history)} runs in the history. "
                  "A point is flagged against the previous run of the same "
-                 "configuration and profile only with &ge; 3 samples on each side, Welch's "
+                 "configuration and kind (profile, accel, CPU model) only with &ge; 3 samples on each side, Welch's "
                  "t-test p &lt; 0.05, non-overlapping ranges and a change above "
                  "the metric's minimum effect.</p>")
     if flags:

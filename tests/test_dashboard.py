@@ -119,6 +119,25 @@ def test_dashboard_renders_synthetic_history_with_flags(tmp_path):
     assert os.path.getsize(shot) > 10000
 
 
+def test_flags_compare_runs_of_one_kind_only():
+    """A run on another CPU model (or accel, or profile) is not the
+    previous run: d7279f1 (AMD EPYC) once flagged every wall time of
+    d456432 (Intel Xeon) a regression. Here the change 9 -> 12 s comes on
+    another CPU first (not flagged: nothing of its kind before it), then on
+    the first run's CPU (flagged, against that run)."""
+    rnd = random.Random(3)
+    runs = [("test cpu", 9.0), ("other cpu", 12.0), ("test cpu", 12.0)]
+    hist = [{"commit": f"{i}" * 7, "profile": "full", "accel": "tcg", "cpu": cpu,
+             "samples": {"oneshot.t90_s": {"mainline": [rnd.gauss(t, 0.05)
+                                                        for _ in range(5)]}}}
+            for i, (cpu, t) in enumerate(runs)]
+    flags = [f for *_, f in dashboard.series(hist, "oneshot.t90_s")["mainline"]]
+    assert flags == ["n/a", "n/a", "regression"]
+    hist[2]["accel"] = "kvm"
+    flags = [f for *_, f in dashboard.series(hist, "oneshot.t90_s")["mainline"]]
+    assert flags == ["n/a", "n/a", "n/a"]
+
+
 def test_dashboard_hover_zoom_toggle_and_bounds(tmp_path):
     # What a user of a bench dashboard does: hover a point (its commit and
     # value in the legend), drag to zoom and double-click back, hide a
