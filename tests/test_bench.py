@@ -313,6 +313,24 @@ def test_goals_tables_from_a_results_file(tmp_path):
     assert p.stderr.splitlines()[-1].startswith("hint: ")
 
 
+def test_readme_results_are_the_committed_full_run():
+    """README's Results (a consistency check, not a measurement): the
+    goals table is what bench/goals.py prints from the committed results
+    file today, and that output is the committed .md. A change to goals.py
+    or a hand edit of either shows here."""
+    base = os.path.join(TOP, "bench", "results-full-d456432")
+    p = subprocess.run([sys.executable, os.path.join(TOP, "bench", "goals.py"),
+                        base + ".json"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    with open(base + ".md") as f:
+        assert p.stdout == f.read()
+    table = p.stdout[p.stdout.index("| goal | adaptive | reserve |"):]
+    table = table[:table.index("\n\n")]
+    assert table.count("\n") == 5               # header, rule, four goals
+    with open(os.path.join(TOP, "README.md")) as f:
+        assert table in f.read()
+
+
 def test_parse_oneshot_run(tmp_path):
     # Host: RSS 800 MiB until the free at t=10, then 60 MiB/s down to 200.
     rss = [(t / 10, 800 * 1024 if t <= 100 else
