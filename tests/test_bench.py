@@ -356,11 +356,14 @@ def test_parse_oneshot_run(tmp_path):
     assert h["fill_lock_ns"][0]["count"] == 99 * 7
 
 
-def parse_phase_run(tmp_path, phase, rss, markers, memhog_lines, used, vm0, vm1):
+def parse_phase_run(tmp_path, phase, rss, markers, memhog_lines, used, vm0, vm1,
+                    ram_rss=None):
     """parse_hint_run on a synthetic run of one phase (churn, compile):
     its memhog lines, the guest's used-memory samples, the vmstat files
     around it, and a 10 s tail."""
     run = write_run(tmp_path, rss, markers, [], [])
+    if ram_rss is not None:
+        run["ram_rss"] = ram_rss
     out = tmp_path / "out"
     (out / f"memhog-{phase}.json").write_text(
         "".join(json.dumps(x) + "\n" for x in memhog_lines))
@@ -382,11 +385,17 @@ def test_parse_compile_run(tmp_path):
           {"compile_procs": 42, "compile_bytes": 1, "compile_failed": 0}]
     used = "".join(f"{t / 10:.2f} {(300 if 200 <= t / 10 <= 270 else 800) * 1024}\n"
                    for t in range(1900, 2900, 2))
+    # The guest RAM mapping's Rss (every other second): 380 MiB in the
+    # window, so QEMU's own memory is 120 and the RAM 80 above the used.
+    ram = [(t, (380 if 20 <= t <= 90 else 780) * 1024) for t in range(0, 120, 2)]
     res = parse_phase_run(tmp_path, "compile", rss, markers, mh, used,
-                          "page_hinting_reused 100\n", "page_hinting_reused 1124\n")
+                          "page_hinting_reused 100\n", "page_hinting_reused 1124\n", ram)
     assert res["compile.footprint_mib"] == 500
     assert res["compile.guest_used_mib"] == 300
     assert res["compile.excess_mib"] == 200
+    assert res["compile.ram_mib"] == 380
+    assert res["compile.ram_excess_mib"] == 80
+    assert res["compile.vmm_own_mib"] == 120
     assert res["compile.procs"] == 42
     assert abs(res["compile.reuse_mib_s"] - 4 / 70) < 1e-12
 
@@ -407,6 +416,10 @@ def test_parse_churn_run(tmp_path):
     assert res["churn.footprint_mib"] == 300
     assert res["churn.guest_used_mib"] == 100
     assert res["churn.excess_mib"] == 200
+    # A run without the RAM's samples (an older runner): the split is
+    # not measured, None, not 0.
+    assert res["churn.ram_mib"] is None and res["churn.vmm_own_mib"] is None
+    assert res["churn.ram_excess_mib"] is None
     assert res["churn.hinted_reused_pct"] == 25
     assert abs(res["churn.reuse_mib_s"] - 2 / 20) < 1e-12
     assert res["churn.allocs_per_s"] == 50

@@ -33,6 +33,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIOS = os.path.join(TOP, "guest", "scenarios")
 SAMPLE_S = 0.05
+# The guest RAM's own Rss (ram_rss_kib) every RAM_EVERY samples: 0.2 s.
+RAM_EVERY = 4
 # The virtio-serial port the guest's hintstat streams its JSON lines to.
 GUEST_PORT = "org.pagehint.hintstat"
 # Kernel log lines that fail a run even when the scenario passed
@@ -314,6 +316,31 @@ def _measure_tsc_khz():
     time.sleep(0.1)
     tsc1, ns1 = pair()
     return round((tsc1 - tsc0) * 1e6 / (ns1 - ns0))
+
+
+def ram_rss_kib(pid, mem_mib):
+    """Rss in KiB of the guest's RAM in QEMU: the anonymous mappings of
+    exactly -m MiB in /proc/PID/smaps (QEMU maps each RAM block on its
+    own, with a guard page after it, so it is never merged). None when
+    QEMU is gone or holds no such mapping. VmRSS minus this is QEMU's own
+    memory (its code, heap, TCG's translation buffer), which no hinting
+    can return. About 1 ms per read for a 1 GiB guest: the kernel walks
+    the mapping's page tables, so it is sampled less often than VmRSS."""
+    want, kib, found, size = mem_mib * 1024, 0, False, None
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                if line[0] in "0123456789abcdef":    # a mapping's header
+                    parts = line.split()
+                    lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                    anon = len(parts) < 6
+                    size = (hi - lo) // 1024 if anon else None
+                elif size == want and line.startswith("Rss:"):
+                    kib += int(line.split()[1])
+                    found = True
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return kib if found else None
 
 
 def rss_kib(pid):
@@ -603,7 +630,7 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
               "scenario": scenario, "env": env or {}, "accel": accel,
               "mem_mib": mem, "smp": smp, "balloon": balloon,
               "tsc_early_khz": tsc_khz, "qemu_cmd": cmd,
-              "markers": {}, "rss": []}
+              "markers": {}, "rss": [], "ram_rss": []}
     outdir = os.path.join(share, "out")
     seen = set()
     proc = None
@@ -627,6 +654,10 @@ def _run(kernel, initrd, scenario, out, mem=1024, smp=2, timeout=300,
             k = rss_kib(proc.pid)
             if k is not None:
                 result["rss"].append((round(now, 3), k))
+                if len(result["rss"]) % RAM_EVERY == 1:
+                    ram = ram_rss_kib(proc.pid, mem)
+                    if ram is not None:
+                        result["ram_rss"].append((round(now, 3), ram))
             for name in os.listdir(outdir):
                 if name not in seen:
                     seen.add(name)
