@@ -99,8 +99,10 @@ MUTANTS = {
         "a pass reports through the reserve"),
     "reserve-ignores-bulk-free": (
         "mm/page_reporting.c",
-        "\tif (free - min(free, page_reporting_adapt.low) < page_reporting_bulk_pages())\n",
-        "\tif (free - min(free, page_reporting_adapt.low) < ULONG_MAX)\n",
+        "\tif (free - min(free, page_reporting_adapt.low) <\n"
+        "\t    page_reporting_bulk_pages())\n",
+        "\tif (free - min(free, page_reporting_adapt.low) <\n"
+        "\t    ULONG_MAX)\n",
         "a job's end is held back by the reserve"),
 }
 
