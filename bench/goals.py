@@ -114,7 +114,10 @@ def goals_table(doc):
 
 
 def header(doc):
+    # The phases too: --phases and --configs narrow a profile's run, and
+    # a "full" profile's name alone would claim every phase.
     return (f"commit {doc.get('commit')}, profile {doc.get('profile')}, "
+            f"phases {doc.get('phases')}, "
             f"{doc.get('samples_per_config')} samples per configuration, "
             f"{doc.get('accel')}, {doc.get('cpu')}, {doc.get('nproc')} CPUs, "
             f"host steal {doc.get('steal_pct')} %, "
