@@ -149,6 +149,20 @@ def guest_clock_problem(r):
     return None
 
 
+def ram_split(r):
+    """QEMU's RSS at the runner's last sample of the guest RAM mapping's
+    own Rss, split into that and QEMU's own memory (what no hinting can
+    return), or why not."""
+    ram = r.get("ram_rss") or []
+    if not ram:
+        return "guest RAM vs QEMU's own: - (no smaps sample of the RAM mapping)"
+    t, ram_kib = ram[-1]
+    rss_kib = [k for ts, k in r["rss"] if ts <= t][-1]
+    return (f"of {rss_kib / 1024:.0f} MiB at {t:.1f} s, guest RAM "
+            f"{ram_kib / 1024:.0f}, QEMU's own {(rss_kib - ram_kib) / 1024:.0f} "
+            f"(/proc/PID/smaps)")
+
+
 def summary(r, tour):
     out = r["outdir"]
     t = tour.lines[-1]["total"]
@@ -182,7 +196,7 @@ def summary(r, tour):
     print(f"  refaults: {mib(t['refault_bytes'])} MiB of discarded guest RAM "
           f"resident again in QEMU (its pagemap)")
     print(f"  QEMU RSS: max {max(rss) / MIB:.0f} MiB, at the end "
-          f"{rss[-1] / MIB:.0f} MiB")
+          f"{rss[-1] / MIB:.0f} MiB; {ram_split(r)}")
     if up:
         g = up[-1]
         print(f"  joined stream: guest hinted {g['hinted_bytes'] / MIB:.0f} MiB "

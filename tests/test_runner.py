@@ -457,7 +457,7 @@ def test_demo_prints_no_figure_a_broken_clock_did_not_measure(tmp_path, capsys,
              "refault_bytes": 0}
     line = {"total": total, "guest": {"stream": "gone"},
             "hist": {"discard_ns": []}, "rss_bytes": 1 << 30}
-    load_demo().summary({"outdir": str(tmp_path), **clock},
+    load_demo().summary({"outdir": str(tmp_path), "rss": [(0.0, 1 << 20)], **clock},
                         types.SimpleNamespace(lines=[line]))
     out = capsys.readouterr().out
     guest = [l for l in out.splitlines() if "zone lock hold" in l]
@@ -467,3 +467,16 @@ def test_demo_prints_no_figure_a_broken_clock_did_not_measure(tmp_path, capsys,
     else:
         assert "zone lock hold -, device call - (not measured: " in guest[0]
         assert " us" not in guest[0]
+
+
+def test_demo_splits_qemu_rss_into_guest_ram_and_its_own():
+    """The summary's split comes from one moment: the last sample of the
+    guest RAM mapping and the VmRSS sample at or before it; a run without
+    RAM samples says so instead of printing 0."""
+    demo = load_demo()
+    r = {"rss": [(0.0, 400 * 1024), (1.0, 300 * 1024), (1.05, 999 * 1024)],
+         "ram_rss": [(0.0, 350 * 1024), (1.0, 200 * 1024)]}
+    assert demo.ram_split(r) == ("of 300 MiB at 1.0 s, guest RAM 200, "
+                                 "QEMU's own 100 (/proc/PID/smaps)")
+    r["ram_rss"] = []
+    assert demo.ram_split(r).endswith(": - (no smaps sample of the RAM mapping)")
