@@ -325,7 +325,8 @@ def ram_rss_kib(pid, mem_mib):
     QEMU is gone or holds no such mapping. VmRSS minus this is QEMU's own
     memory (its code, heap, TCG's translation buffer), which no hinting
     can return. About 1 ms per read for a 1 GiB guest: the kernel walks
-    the mapping's page tables, so it is sampled less often than VmRSS."""
+    the page tables of every mapping, so it is sampled less often than
+    VmRSS (a counter read)."""
     want, kib, found, size = mem_mib * 1024, 0, False, None
     try:
         with open(f"/proc/{pid}/smaps") as f:
