@@ -505,10 +505,9 @@ def main():
             if t90[c]:
                 add("oneshot.t90_vs_floor", c, t90[c] / floor)
             for ph in ("churn", "compile"):
-                bound(f"{ph}.footprint_mib", "guest used (all configs)",
-                      res.get(f"{ph}.guest_used_mib"))
-                bound(f"{ph}.ram_mib", "guest used (all configs)",
-                      res.get(f"{ph}.guest_used_mib"))
+                for key in ("footprint_mib", "ram_mib"):
+                    bound(f"{ph}.{key}", "guest used (all configs)",
+                          res.get(f"{ph}.guest_used_mib"))
             doc["accel"] = r["accel"]
             doc["kernels"][c] = read(r["outdir"], "uname").strip()
             doc["modes"][c] = mode

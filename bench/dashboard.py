@@ -231,7 +231,8 @@ def render(history, latest):
             + "</table>")
     parts.append(f"<h2>Regression flags</h2><p>{len(history)} runs in the history. "
                  "A point is flagged against the previous run of the same "
-                 "configuration and kind (profile, accel, CPU model) only with &ge; 3 samples on each side, Welch's "
+                 "configuration and kind (profile, accel, CPU model) only "
+                 "with &ge; 3 samples on each side, Welch's "
                  "t-test p &lt; 0.05, non-overlapping ranges and a change above "
                  "the metric's minimum effect.</p>")
     if flags:

@@ -457,7 +457,7 @@ def test_demo_prints_no_figure_a_broken_clock_did_not_measure(tmp_path, capsys,
              "refault_bytes": 0}
     line = {"total": total, "guest": {"stream": "gone"},
             "hist": {"discard_ns": []}, "rss_bytes": 1 << 30}
-    load_demo().summary({"outdir": str(tmp_path), "rss": [(0.0, 1 << 20)], **clock},
+    load_demo().summary({"outdir": str(tmp_path), **clock},
                         types.SimpleNamespace(lines=[line]))
     out = capsys.readouterr().out
     guest = [l for l in out.splitlines() if "zone lock hold" in l]
